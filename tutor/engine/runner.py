@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Callable
 
@@ -72,8 +71,7 @@ class _Output:
 
     def __init__(self):
         self.head = bytearray()
-        self.tail: deque[bytes] = deque()
-        self.tail_size = 0
+        self.tail = bytearray()
         self.dropped = 0
 
     def add(self, chunk: bytes) -> None:
@@ -81,20 +79,17 @@ class _Output:
         if room > 0:
             self.head += chunk[:room]
             chunk = chunk[room:]
-        if not chunk:
-            return
-        self.tail.append(chunk)
-        self.tail_size += len(chunk)
-        while self.tail_size - len(self.tail[0]) >= OUTPUT_TAIL:
-            self.dropped += len(self.tail[0])
-            self.tail_size -= len(self.tail.popleft())
+        self.tail += chunk
+        extra = len(self.tail) - OUTPUT_TAIL
+        if extra > 0:
+            self.dropped += extra
+            del self.tail[:extra]
 
     def text(self) -> str:
         out = self.head.decode("utf-8", "replace")
         if self.dropped:
             out += f"\n... [{self.dropped} bytes of output dropped] ...\n"
-        out += b"".join(self.tail).decode("utf-8", "replace")
-        return out
+        return out + self.tail.decode("utf-8", "replace")
 
 
 def child_env() -> dict:
