@@ -99,9 +99,14 @@ def gradients(ctx):
 
 @grader.test("the result lives on the input's device", points=1)
 def device(ctx):
+    corr2d = ctx.fn("corr2d")
     X = ints((3, 4), ctx.device, 8)
     K = ints((2, 2), ctx.device, 9)
-    ctx.compare("corr2d", X, K)
+    got = corr2d(X, K)
+    check_type(got, corr2d.describe(X, K))
+    if got.device != X.device:
+        raise TestFailure(f"{corr2d.describe(X, K)} returned a tensor on {got.device}, but the inputs are on "
+                          f"{X.device}. Create new tensors with device=X.device and avoid .cpu() or .numpy().")
     ctx.device_probe("corr2d", lambda dev: (torch.ones(3, 4, device=dev), torch.ones(2, 2, device=dev)))
 
 

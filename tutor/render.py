@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -54,8 +54,15 @@ def render_result(console: Console, result: GradeResult, exercise: Exercise) -> 
                                f"(needs {goal} {t.metric.get('threshold'):g}, {t.metric.get('steps', 0)} steps, "
                                f"{t.duration:.1f} s)", style="green" if t.passed else "red"))
     failed = [t for t in result.tests if not t.passed]
+    shown_inputs: set[str] = set()
     for t in failed:
-        console.print(Panel(Text(t.message or "failed"), title=Text(f"✗ {t.name}", style="red"),
+        message = t.message or "failed"
+        head, sep, smallest = message.partition("\n\n  smallest failing input:\n")
+        if sep and smallest in shown_inputs:
+            message = head + "\n\n  smallest failing input: the same as above."
+        elif sep:
+            shown_inputs.add(smallest)
+        console.print(Panel(Text(message), title=Text(f"✗ {t.name}", style="red"),
                             title_align="left", border_style="red", expand=True))
     if result.output.strip():
         lines = result.output.rstrip().splitlines()
@@ -69,10 +76,3 @@ def render_result(console: Console, result: GradeResult, exercise: Exercise) -> 
     elif not failed:
         console.print(Text("  Full marks. Well done!", style="bold green"))
 
-
-def progress_hint(done: int, total: int) -> Text:
-    return Text(f"{done}/{total} exercises at full marks", style="bold")
-
-
-def grouped(*items) -> Group:
-    return Group(*items)

@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 from types import ModuleType
+
+import torch
+
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 
 
 class ForbiddenCall(Exception):
@@ -106,7 +111,8 @@ class Guard:
             current = vars(target)
             label = target.__name__ if isinstance(target, (ModuleType, type)) else repr(target)
             for key, value in saved.items():
-                if current.get(key, _MISSING) is not value:
+                now = current.get(key, _MISSING)
+                if now is not value and not _torch_wrapper_of(now, value):
                     changed.append(f"{label}.{key}")
                     try:
                         setattr(target, key, value)
@@ -116,3 +122,18 @@ class Guard:
 
 
 _MISSING = object()
+def _torch_wrapper_of(new, old) -> bool:
+    """True when torch itself wrapped `old` lazily (torch._dynamo, imported on first use of some operations,
+    replaces torch.manual_seed with a wrapper). The wrapper must come from torch's own files and wrap the
+    original, so a learner's functools.wraps(lambda ...) still counts as tampering."""
+    code = getattr(new, "__code__", None)
+    if code is None or not code.co_filename.startswith(_TORCH_DIR):
+        return False
+    inner = new
+    for _ in range(5):
+        inner = getattr(inner, "__wrapped__", None)
+        if inner is old:
+            return True
+        if inner is None:
+            return False
+    return False

@@ -14,6 +14,17 @@ import math
 import torch
 from torch.testing import assert_close as _assert_close
 
+try:
+    # check_type() accepts only a plain torch.Tensor before anything reaches assert_close, so its DTensor
+    # unwrapping never applies; turning it off skips a lazy import of torch.distributed and sympy that
+    # costs ~0.8 s in every grading run.
+    import torch.testing._comparison as _comparison
+
+    if getattr(_comparison, "_HAS_DTENSOR", False):
+        _comparison._HAS_DTENSOR = False
+except ImportError:  # pragma: no cover - a torch without this private module
+    _comparison = None
+
 _Tensor = torch.Tensor
 _Parameter = torch.nn.Parameter
 _type = builtins.type

@@ -1,0 +1,374 @@
+"""Hidden tests and smoke-check for exercise sequence_mask (d2l 11.7)."""
+
+import functools
+
+import torch
+import torch._dynamo  # noqa: F401 - see below
+import torch.nn.functional as F
+from torch import nn
+
+from tutor.grading import Grader, TestFailure, check_tensor, check_type, describe, fmt_tensor
+from tutor.grading.harness import LearnerError
+
+# The first operation on a "meta" tensor (ctx.device_probe) imports torch._dynamo, which replaces
+# torch.manual_seed; imported here, before the child snapshots torch, so the tamper guard does not
+# blame the learner for it.
+
+grader = Grader("sequence_mask")
+
+
+# -- sequence_mask ------------------------------------------------------------------------------------------------
+
+def small_cases(device, dtype=torch.int64, trailing=()):
+    """Every small (X, valid_len) pair, smallest first, with small values so a failure prints readably."""
+    gen = torch.Generator().manual_seed(11)
+    for batch, steps in sorted(((b, s) for b in range(1, 4) for s in range(1, 5)), key=lambda bs: (bs[0] * bs[1], bs)):
+        X = torch.randint(1, 10, (batch, steps) + tuple(trailing), generator=gen).to(dtype=dtype, device=device)
+        valid_len = torch.randint(0, steps + 1, (batch,), generator=gen).to(device)
+        yield X, valid_len
+
+
+def ints(shape, device, seed, dtype=torch.float32):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(1, 10, shape, generator=gen).to(dtype=dtype, device=device)
+
+
+def mask_diagnosis(ctx, got, X, valid_len, value):
+    """A sentence naming the likely mistake when `got` matches a typical wrong variant, else ''."""
+    ref = ctx.ref("sequence_mask")
+    steps = X.shape[1]
+    variants = [
+        (ref(X, torch.clamp(valid_len + 1, max=steps), value=value),
+         "The step at index valid_len[b] is padding too: step indices start at 0, so a sequence with valid_len = 2 "
+         "owns steps 0 and 1 only. Compare with `<`, not `<=`."),
+        (ref(X, torch.clamp(valid_len - 1, min=0), value=value),
+         "You also masked the last real step, index valid_len[b] - 1: keep every step t with t < valid_len[b]."),
+        (X, "Nothing was masked: every step t >= valid_len[b] must become `value`."),
+    ]
+    if value != 0:
+        variants.append((ref(X, valid_len, value=0),
+                         f"The padded entries are 0, but value={value!r} was passed: write `value` into them, not a "
+                         "hard-coded 0."))
+    for candidate, why in variants:
+        if candidate is not None and candidate.shape == got.shape and torch.equal(got.detach().to(candidate.dtype),
+                                                                                  candidate):
+            return why
+    return ""
+
+
+def check_mask(ctx, X, valid_len, value=None, shrink=None, hint=""):
+    """Compare the learner's sequence_mask with the reference; name the mistake when it is a familiar one."""
+    fn = ctx.fn("sequence_mask")
+    kwargs = {} if value is None else {"value": value}
+    what = fn.describe(X, valid_len, **kwargs)
+    try:
+        got = fn(X.clone(), valid_len.clone(), **kwargs)
+    except LearnerError as err:
+        shape_error = "must match the size" in err.message or "shape" in err.message
+        raise TestFailure(err.message + (hint if shape_error else "")) from None
+    check_type(got, what)
+    expected = ctx.ref("sequence_mask")(X, valid_len, **kwargs)
+    if got.shape == expected.shape and got.device == expected.device and not torch.equal(
+            got.detach().to(expected.dtype), expected):
+        why = mask_diagnosis(ctx, got, X, valid_len, 0 if value is None else value)
+        if why:
+            lines = [f"{what} returned the wrong entries."]
+            for label, value_ in (("X", X), ("valid_len", valid_len), ("expected", expected), ("got", got)):
+                lines.append(f"    {label:<9} = {fmt_tensor(value_)}".replace("\n", "\n" + " " * 16))
+            raise TestFailure("\n".join(lines) + f"\n  {why}")
+    ctx.compare("sequence_mask", X, valid_len, shrink=shrink, **kwargs)
+
+
+@grader.test("the course's example", points=1)
+def course_example(ctx):
+    """X = [[1, 2, 3], [4, 5, 6]] with valid_len = [1, 2] gives [[1, 0, 0], [4, 5, 0]]."""
+    X = torch.tensor([[1, 2, 3], [4, 5, 6]], device=ctx.device)
+    check_mask(ctx, X, torch.tensor([1, 2], device=ctx.device), shrink=small_cases(ctx.device))
+
+
+@grader.test("steps at index valid_len are masked (< not <=)", points=1)
+def boundary(ctx):
+    X = torch.arange(1.0, 25.0, device=ctx.device).reshape(4, 6)
+    check_mask(ctx, X, torch.tensor([1, 3, 5, 2], device=ctx.device),
+               shrink=small_cases(ctx.device, torch.float32))
+
+
+@grader.test("the value argument", points=1)
+def value_argument(ctx):
+    """value=-1, and value=-1e6 with float valid lengths as the attention chapter's masked_softmax uses it."""
+    X = ints((3, 5), ctx.device, 1)
+    check_mask(ctx, X, torch.tensor([2, 0, 5], device=ctx.device), value=-1,
+               shrink=small_cases(ctx.device, torch.float32))
+    gen = torch.Generator().manual_seed(2)
+    scores = torch.rand((6, 4), generator=gen).to(ctx.device)
+    check_mask(ctx, scores, torch.tensor([1.0, 2.0, 3.0, 4.0, 0.0, 2.0], device=ctx.device), value=-1e6,
+               shrink=small_cases(ctx.device, torch.float32))
+
+
+@grader.test("3-D and 4-D X", points=1)
+def more_dims(ctx):
+    hint = ("\n  For X of shape (batch, steps, ...), give the (batch, steps) mask trailing dimensions of size 1 (e.g. "
+            "mask.reshape(mask.shape + (1,) * (X.dim() - 2))) so it broadcasts over every entry of a step.")
+    check_mask(ctx, ints((3, 4, 2), ctx.device, 3), torch.tensor([1, 4, 2], device=ctx.device),
+               shrink=small_cases(ctx.device, torch.float32, (2,)), hint=hint)
+    check_mask(ctx, ints((2, 3, 2, 2), ctx.device, 4), torch.tensor([3, 1], device=ctx.device), value=-1,
+               shrink=small_cases(ctx.device, torch.float32, (2, 2)), hint=hint)
+
+
+@grader.test("valid_len 0 and valid_len = steps", points=1)
+def extreme_lengths(ctx):
+    """valid_len = 0 masks the whole row; valid_len = steps masks nothing."""
+    check_mask(ctx, ints((3, 4), ctx.device, 5), torch.tensor([0, 4, 0], device=ctx.device),
+               shrink=small_cases(ctx.device, torch.float32))
+    check_mask(ctx, ints((2, 5), ctx.device, 6), torch.tensor([5, 5], device=ctx.device),
+               shrink=small_cases(ctx.device, torch.float32))
+    check_mask(ctx, ints((2, 5), ctx.device, 7), torch.tensor([0, 0], device=ctx.device), value=-1,
+               shrink=small_cases(ctx.device, torch.float32))
+
+
+@grader.test("the result is on X's device and X is left unchanged", points=1)
+def device_and_input(ctx):
+    fn = ctx.fn("sequence_mask")
+    X = torch.arange(1.0, 13.0, device=ctx.device).reshape(3, 4)
+    valid_len = torch.tensor([1, 4, 2], device=ctx.device)
+    X_before, len_before = X.clone(), valid_len.clone()
+    got = fn(X, valid_len)
+    what = fn.describe(X_before, len_before)
+    check_type(got, what)
+    if not torch.equal(X, X_before):
+        lines = [f"{what} changed X itself:"]
+        for label, value in (("X before", X_before), ("X after", X)):
+            lines.append(f"    {label:<8} = {fmt_tensor(value)}".replace("\n", "\n" + " " * 15))
+        raise TestFailure("\n".join(lines) + "\n  The caller's tensor must stay as it was. Return a new tensor: "
+                          "torch.where(mask, X, value), X.masked_fill(~mask, value), or do the assignment on "
+                          "X.clone().")
+    if not torch.equal(valid_len, len_before):
+        raise TestFailure(f"{what} changed valid_len itself; leave the caller's tensors as they were.")
+    check_mask(ctx, X_before, len_before)
+    ctx.device_probe("sequence_mask", lambda dev: (torch.ones(2, 3, device=dev), torch.tensor([1, 2], device=dev)))
+
+
+# -- MaskedSoftmaxCELoss ------------------------------------------------------------------------------------------
+
+def loss_class(ctx):
+    cls = ctx.fn("MaskedSoftmaxCELoss")
+    if not issubclass(cls, nn.CrossEntropyLoss):
+        bases = ", ".join(b.__name__ for b in cls.__bases__)
+        raise TestFailure(f"MaskedSoftmaxCELoss subclasses ({bases}), not nn.CrossEntropyLoss. Keep the course's "
+                          "declaration `class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):` so that super().forward "
+                          "computes the per-token cross-entropy for you.")
+    return cls
+
+
+def loss_text(pred, label, valid_len):
+    return f"MaskedSoftmaxCELoss()(pred: {describe(pred)}, label: {describe(label)}, valid_len: {describe(valid_len)})"
+
+
+def call_loss(ctx, cls, pred, label, valid_len, loss=None):
+    """Create (unless given) and call the learner's loss; explain an exception the way ctx.fn does."""
+    what = loss_text(pred, label, valid_len)
+    try:
+        if loss is None:
+            loss = cls()
+        got = loss(pred, label, valid_len)
+    except TestFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001 - everything the learner raises becomes a message
+        message = ctx.explain(exc, what)
+        text = str(exc)
+        if "target size" in text or "expected target" in text.lower() or "only batches of spatial targets" in text:
+            message += ("\n  nn.CrossEntropyLoss wants the classes in dimension 1: pass pred.permute(0, 2, 1), of "
+                        "shape (batch, vocab_size, steps), together with label of shape (batch, steps).")
+        raise TestFailure(message) from None
+    ctx.check_untampered()
+    return got, what, loss
+
+
+def loss_variants(pred, label, valid_len):
+    """Typical wrong versions of the loss, each with the sentence that names the mistake."""
+    steps = label.shape[1]
+    keep = torch.arange(steps, device=label.device)[None, :] < valid_len[:, None]
+    keep_le = torch.arange(steps, device=label.device)[None, :] <= valid_len[:, None]
+    per_token = F.cross_entropy(pred.detach().permute(0, 2, 1), label, reduction="none")
+    masked = per_token * keep
+    return [
+        (per_token.mean(dim=1), "The padded steps are not masked: multiply the per-token losses by "
+                                "weights = sequence_mask(torch.ones_like(label), valid_len) before averaging."),
+        (masked.sum(dim=1) / valid_len, "You divided by valid_len; the course's convention is the mean over all "
+                                        "steps: (unweighted_loss * weights).mean(dim=1). (Dividing by valid_len "
+                                        "also gives 0 / 0 = NaN when valid_len is 0.)"),
+        (masked.sum(dim=1), "You summed over the steps; take the mean over them: .mean(dim=1)."),
+        (per_token.mean() * keep.to(per_token.dtype).mean(dim=1),
+         "Each loss is the batch's average token loss times the fraction of valid steps: super().forward still "
+         "averaged over every token, padding included, before your mask could act. Set self.reduction = 'none' "
+         "before calling super().forward so it returns one loss per token, of shape (batch, steps)."),
+        ((per_token * keep_le).mean(dim=1), "One padded step per sequence is counted: the weights come from your "
+                                            "sequence_mask, which keeps the step at index valid_len (use < not <=)."),
+    ]
+
+
+def check_loss(got, expected, what, pred, label, valid_len):
+    """check_tensor with advice for the usual mistakes."""
+    check_type(got, what)
+    batch, steps = label.shape
+    if got.shape != expected.shape:
+        if got.dim() == 0:
+            why = ("a single number: the loss averaged the whole batch. Set self.reduction = 'none' before calling "
+                   "super().forward, then average over the steps only: .mean(dim=1).")
+        elif tuple(got.shape) == (batch, steps):
+            why = "one loss per token: average over the steps with .mean(dim=1) to get one loss per sequence."
+        else:
+            why = ("check that pred is permuted to (batch, vocab_size, steps) and that you average over the steps "
+                   "(dim=1) only.")
+        raise TestFailure(f"{what} returned shape {tuple(got.shape)}; expected ({batch},), one loss per sequence. "
+                          f"You returned {why}")
+    if got.shape == expected.shape and got.device == expected.device:
+        g = got.detach().to(torch.float64)
+        for candidate, why in loss_variants(pred, label, valid_len):
+            c = candidate.to(torch.float64)
+            if not torch.allclose(c, expected.detach().to(torch.float64), rtol=1e-4, atol=1e-5, equal_nan=True) \
+                    and torch.allclose(g, c, rtol=1e-4, atol=1e-5, equal_nan=True):
+                raise TestFailure(f"{what} returned the wrong losses.\n  expected: {fmt_tensor(expected)}\n"
+                                  f"  got:      {fmt_tensor(got)}\n  {why}")
+    check_tensor(got, expected, what, atol=1e-5, rtol=1e-5)
+
+
+@grader.test("MaskedSoftmaxCELoss subclasses nn.CrossEntropyLoss and matches the course's check", points=2)
+def loss_course_check(ctx):
+    """pred = ones(3, 4, 10), label = ones(3, 4), valid_len = [4, 2, 0] give about [2.3026, 1.1513, 0.0]."""
+    cls = loss_class(ctx)
+    pred = torch.ones(3, 4, 10, device=ctx.device)
+    label = torch.ones((3, 4), dtype=torch.long, device=ctx.device)
+    valid_len = torch.tensor([4, 2, 0], device=ctx.device)
+    got, what, _ = call_loss(ctx, cls, pred.clone(), label.clone(), valid_len.clone())
+    expected = ctx.ref("MaskedSoftmaxCELoss")()(pred, label, valid_len)
+    check_loss(got, expected, what, pred, label, valid_len)
+
+
+@grader.test("MaskedSoftmaxCELoss matches the reference on random batches, with gradients", points=1)
+def loss_random(ctx):
+    """Random logits and labels; the values, and the gradient with respect to pred (exactly zero at padded steps)."""
+    cls = loss_class(ctx)
+    gen = torch.Generator().manual_seed(8)
+    pred0 = torch.randn(4, 6, 7, generator=gen).to(ctx.device)
+    label = torch.randint(0, 7, (4, 6), generator=gen).to(ctx.device)
+    valid_len = torch.tensor([6, 3, 0, 1], device=ctx.device)
+    weights = torch.randn(4, generator=gen).to(ctx.device)
+    pred = pred0.clone().requires_grad_(True)
+    got, what, _ = call_loss(ctx, cls, pred, label.clone(), valid_len.clone())
+    pred_ref = pred0.clone().requires_grad_(True)
+    expected = ctx.ref("MaskedSoftmaxCELoss")()(pred_ref, label, valid_len)
+    check_loss(got, expected, what, pred0, label, valid_len)
+    if not torch.equal(pred.detach(), pred0):
+        raise TestFailure(f"{what} changed pred itself; compute the loss without writing into its inputs.")
+    if not got.requires_grad:
+        raise TestFailure(f"{what} returned a loss that autograd cannot differentiate, so no model could learn from "
+                          "it. Keep every step a tensor operation on pred (no .item(), .detach(), .numpy() or "
+                          "torch.tensor(...)).")
+    (grad,) = torch.autograd.grad((got * weights).sum(), pred, allow_unused=True)
+    if grad is None:
+        raise TestFailure(f"no gradient reaches pred from {what}: the loss must be computed from pred with "
+                          "differentiable tensor operations.")
+    (grad_ref,) = torch.autograd.grad((expected * weights).sum(), pred_ref)
+    padded = torch.arange(6, device=ctx.device)[None, :] >= valid_len[:, None]
+    leak = grad[padded]
+    if bool((leak != 0).any()):
+        raise TestFailure(f"the gradient of (loss · w).sum() with respect to pred, where loss = {what}, is not zero "
+                          f"at padded steps (largest magnitude {float(leak.abs().max()):.4g}). Padding must have no "
+                          "influence at all: multiply the per-token losses by the 0/1 weights from your "
+                          "sequence_mask.")
+    check_tensor(grad, grad_ref, f"the gradient of (loss · w).sum() with respect to pred, where loss = {what}",
+                 atol=1e-5, rtol=1e-5)
+
+
+# -- smoke-check --------------------------------------------------------------------------------------------------
+
+VOCAB, CLASSES, STEPS = 10, 6, 12
+
+
+def tagging_batch(n, gen, device):
+    """Padded sequences of random tokens. A real step's tag depends on its token and the previous one; padded
+    steps carry misleading tags from a different rule, so a loss that lets padding in teaches the wrong thing."""
+    tokens = torch.randint(0, VOCAB, (n, STEPS), generator=gen)
+    previous = torch.cat([torch.zeros(n, 1, dtype=torch.long), tokens[:, :-1]], dim=1)
+    valid_len = torch.randint(2, STEPS // 2 + 1, (n,), generator=gen)
+    padded = torch.arange(STEPS)[None, :] >= valid_len[:, None]
+    tags = torch.where(padded, (3 * tokens + 1) % CLASSES, (tokens + 2 * previous) % CLASSES)
+    return tuple(t.to(device) for t in (tokens, previous, tags, valid_len, padded))
+
+
+class Tagger(nn.Module):
+    """Per step: one-hot(token) and one-hot(previous token) -> Linear -> ReLU -> Linear -> tag scores."""
+
+    def __init__(self, hidden=64):
+        super().__init__()
+        self.hidden = nn.Linear(2 * VOCAB, hidden)
+        self.out = nn.Linear(hidden, CLASSES)
+
+    def forward(self, tokens, previous):
+        X = torch.cat([F.one_hot(tokens, VOCAB), F.one_hot(previous, VOCAB)], dim=-1).float()
+        return self.out(torch.relu(self.hidden(X)))
+
+
+def single_threaded(smoke):
+    """Run a smoke-check's training on one CPU thread. Its tensors are tiny, so one thread is as fast, and it
+    stays fast when several grading processes share the machine (the instructor check grades in parallel; two
+    processes with a thread per core each slow each other down ten-fold)."""
+
+    @functools.wraps(smoke)
+    def run(ctx):
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return smoke(ctx)
+        finally:
+            torch.set_num_threads(before)
+
+    return run
+
+
+@grader.smoke("a padded sequence-labelling model trains with your loss", points=3,
+              metric="accuracy on valid steps", goal="min", threshold=0.9, budget=15)
+@single_threaded
+def tagger_trains(ctx):
+    """A small tagger trained with Adam on loss(pred, tags, valid_len).sum(); the padded steps' tags are
+    misleading, and the gradient reaching the padded steps' scores must be exactly zero."""
+    cls = loss_class(ctx)
+    gen = ctx.seed(0)
+    net = Tagger().to(ctx.device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+    loss_fn = None
+    test = tagging_batch(1000, gen, ctx.device)
+
+    def accuracy():
+        tokens, previous, tags, _, padded = test
+        with torch.no_grad():
+            right = (net(tokens, previous).argmax(dim=-1) == tags) & ~padded
+        return right.sum().item() / (~padded).sum().item()
+
+    acc = accuracy()
+    for step in range(1, 301):
+        tokens, previous, tags, valid_len, padded = tagging_batch(64, gen, ctx.device)
+        scores = net(tokens, previous)
+        scores.retain_grad()
+        l, what, loss_fn = call_loss(ctx, cls, scores, tags, valid_len, loss_fn)
+        if step == 1:
+            check_type(l, what)
+            if tuple(l.shape) != (64,):
+                raise TestFailure(f"{what} returned shape {tuple(l.shape)}; expected (64,), one loss per sequence.")
+            if not l.requires_grad:
+                raise TestFailure(f"{what} returned a loss that autograd cannot differentiate, so the model cannot "
+                                  "learn. Keep every step a tensor operation on pred.")
+        optimizer.zero_grad()
+        l.sum().backward()
+        leak = scores.grad[padded]
+        if bool((leak != 0).any()):
+            raise TestFailure(f"at training step {step}, the gradient of the loss with respect to the scores of "
+                              f"padded steps is not zero (largest magnitude {float(leak.abs().max()):.4g}): padding "
+                              "leaks into training. Weight every padded step's loss by exactly 0, with the mask from "
+                              "your sequence_mask (steps t >= valid_len[b]).")
+        optimizer.step()
+        if step % 25 == 0:
+            acc = accuracy()
+        ctx.step(step, loss=l.sum().item(), accuracy=acc)
+    return acc

@@ -1,0 +1,154 @@
+"""The CLI as a learner uses it: typer's CliRunner in-process, and the real entry point for a few paths."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import REPO, run_cli
+from tutor.cli import EXIT_NOT_FULL, EXIT_OK, EXIT_USAGE, EXIT_WORKSPACE, app
+
+runner = CliRunner()
+CORRECT = (REPO / "solutions" / "corr2d.py").read_text()
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    result = runner.invoke(app, ["init", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    monkeypatch.chdir(tmp_path / "ws")
+    return tmp_path / "ws"
+
+
+def test_help_and_list_never_import_torch():
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from tutor.cli import app\n"
+        "r = CliRunner().invoke(app, ['--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "r = CliRunner().invoke(app, ['list'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "r = CliRunner().invoke(app, ['lesson', 'corr2d'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'textual'))\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_init_never_overwrites_and_reports_skips(tmp_path):
+    target = tmp_path / "ws"
+    first = runner.invoke(app, ["init", str(target)])
+    assert first.exit_code == 0
+    assert "created:" in first.output and "corr2d.py" in first.output
+    assert (target / ".d2l-tutor").is_dir() and (target / "README.md").is_file()
+    (target / "corr2d.py").write_text("# my work\n")
+    second = runner.invoke(app, ["init", str(target)])
+    assert second.exit_code == 0
+    assert "skipped" in second.output and "corr2d.py" in second.output
+    assert (target / "corr2d.py").read_text() == "# my work\n"
+
+
+def test_list_json_is_machine_readable(ws):
+    result = runner.invoke(app, ["list", "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    ids = [e["id"] for e in data["exercises"]]
+    assert {"corr2d", "dropout", "sequence_mask"} <= set(ids)
+    assert all(e["status"] == "not started" for e in data["exercises"])
+
+
+def test_unknown_exercise_suggests_and_exits_2(ws):
+    result = runner.invoke(app, ["grade", "cor2d"])
+    assert result.exit_code == EXIT_USAGE
+    assert "did you mean 'corr2d'" in result.output.lower()
+    assert "Traceback" not in result.output
+
+
+def test_no_workspace_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args in (["grade", "corr2d"], ["hint", "corr2d"], ["reset", "corr2d"], ["progress"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == EXIT_WORKSPACE, args
+        assert "no d2l-tutor workspace" in result.output and "d2l-tutor init" in result.output
+
+
+def test_lesson_renders_and_hint_reveals_one_more_each_time(ws):
+    lesson = runner.invoke(app, ["lesson", "corr2d"])
+    assert lesson.exit_code == 0 and "cross-correlation" in lesson.output.lower()
+    outputs = [runner.invoke(app, ["hint", "corr2d"]).output for _ in range(5)]
+    assert "Hint 1 of 4" in outputs[0] and "Hint 2 of 4" not in outputs[0]
+    assert "Hint 2 of 4" in outputs[1]
+    assert "Hint 4 of 4" in outputs[3] and "last hint" not in outputs[3]
+    assert "last hint" in outputs[4]
+    assert "hidden again" in runner.invoke(app, ["hint", "corr2d", "--reset"]).output
+    after_reset = runner.invoke(app, ["hint", "corr2d"]).output
+    assert "Hint 1 of 4" in after_reset and "Hint 2 of 4" not in after_reset
+
+
+def test_reset_backs_up_then_restores_the_stub(ws):
+    (ws / "corr2d.py").write_text("def corr2d(X, K):\n    return 42\n")
+    result = runner.invoke(app, ["reset", "corr2d"])
+    assert result.exit_code == 0
+    backups = list((ws / ".d2l-tutor" / "backups").glob("corr2d-*.py"))
+    assert len(backups) == 1 and backups[0].read_text() == "def corr2d(X, K):\n    return 42\n"
+    assert str(backups[0].name) in result.output.replace("\n", "")
+    assert (ws / "corr2d.py").read_text() == (REPO / "exercises" / "corr2d.py").read_text()
+    again = runner.invoke(app, ["reset", "corr2d"])
+    assert "nothing to back up" in again.output
+    assert len(list((ws / ".d2l-tutor" / "backups").glob("corr2d-*.py"))) == 1
+
+
+def test_grade_stub_then_correct_file_records_progress(ws, tmp_path):
+    stub = runner.invoke(app, ["grade", "corr2d"])
+    assert stub.exit_code == EXIT_NOT_FULL
+    assert "0/12" in stub.output and "not written yet" in stub.output
+    (ws / "corr2d.py").write_text(CORRECT)
+    out_json = tmp_path / "gs" / "results.json"
+    good = runner.invoke(app, ["grade", "corr2d", "--json", "--gradescope", str(out_json)])
+    assert good.exit_code == EXIT_OK, good.output
+    data = json.loads(good.stdout)
+    assert data["score"] == data["max_score"] == 12
+    assert data["results"][0]["full_marks"] is True
+    gs = json.loads(out_json.read_text())
+    assert gs["score"] == 12 and len(gs["tests"]) == 8 and all(t["status"] == "passed" for t in gs["tests"])
+    listing = json.loads(runner.invoke(app, ["list", "--json"]).stdout)
+    corr = next(e for e in listing["exercises"] if e["id"] == "corr2d")
+    assert corr["status"] == "full marks" and corr["attempts"] == 2 and corr["best"] == 12
+    history = runner.invoke(app, ["progress", "corr2d"])
+    assert history.exit_code == 0 and "12/12" in history.output and "0/12" in history.output
+
+
+def test_damaged_progress_database_is_never_replaced(ws):
+    db = ws / ".d2l-tutor" / "progress.db"
+    db.write_bytes(b"garbage" * 500)
+    for args in (["list"], ["progress"], ["grade", "corr2d"], ["hint", "corr2d"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == EXIT_WORKSPACE, (args, result.output)
+        assert "damaged" in result.output
+    assert db.read_bytes() == b"garbage" * 500
+
+
+def test_real_entry_point_and_cuda_without_gpu(tmp_path):
+    import torch
+
+    proc = run_cli("init", str(tmp_path / "w"))
+    assert proc.returncode == 0
+    proc = run_cli("grade", "corr2d", "--device", "cuda", cwd=tmp_path / "w")
+    if torch.cuda.is_available():
+        assert proc.returncode == EXIT_NOT_FULL
+    else:
+        assert proc.returncode == EXIT_USAGE
+        assert "no CUDA GPU" in proc.stderr
+    proc = run_cli("grade", "--all", "--json", cwd=tmp_path / "w")
+    assert proc.returncode == EXIT_NOT_FULL
+    data = json.loads(proc.stdout)
+    assert data["score"] == 0 and {r["exercise"] for r in data["results"]} >= {"corr2d", "dropout", "sequence_mask"}
+    conn = sqlite3.connect(tmp_path / "w" / ".d2l-tutor" / "progress.db")
+    assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == len(data["results"])
+    conn.close()
