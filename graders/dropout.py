@@ -6,17 +6,11 @@ value. The engine seeds torch before every test, so each verdict is
 reproducible.
 """
 
-import functools
 import math
 
 import torch
-import torch._dynamo  # noqa: F401 - see below
 
 from tutor.grading import Grader, TestFailure, check_tensor, check_type, describe
-
-# The first operation on a "meta" tensor (ctx.device_probe) imports torch._dynamo, which replaces
-# torch.manual_seed; imported here, before the child snapshots torch, so the tamper guard does not
-# blame the learner for it.
 
 grader = Grader("dropout")
 
@@ -274,26 +268,8 @@ class DropoutMLP(torch.nn.Module):
         return self.lin3(H)
 
 
-def single_threaded(smoke):
-    """Run a smoke-check's training on one CPU thread. Its tensors are tiny, so one thread is as fast, and it
-    stays fast when several grading processes share the machine (the instructor check grades in parallel; two
-    processes with a thread per core each slow each other down ten-fold)."""
-
-    @functools.wraps(smoke)
-    def run(ctx):
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return smoke(ctx)
-        finally:
-            torch.set_num_threads(before)
-
-    return run
-
-
 @grader.smoke("an MLP with your dropout learns a synthetic classification task", points=3,
               metric="test accuracy", goal="min", threshold=0.85, budget=15)
-@single_threaded
 def mlp_learns(ctx):
     """The course's MLP (dropout 0.2 after the first hidden layer, 0.5 after the second), trained with Adam on
     points labelled by which of three rings they fall in, evaluated without dropout on fresh points."""

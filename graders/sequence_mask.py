@@ -1,18 +1,12 @@
 """Hidden tests and smoke-check for exercise sequence_mask (d2l 11.7)."""
 
-import functools
 
 import torch
-import torch._dynamo  # noqa: F401 - see below
 import torch.nn.functional as F
 from torch import nn
 
 from tutor.grading import Grader, TestFailure, check_tensor, check_type, describe, fmt_tensor
 from tutor.grading.harness import LearnerError
-
-# The first operation on a "meta" tensor (ctx.device_probe) imports torch._dynamo, which replaces
-# torch.manual_seed; imported here, before the child snapshots torch, so the tamper guard does not
-# blame the learner for it.
 
 grader = Grader("sequence_mask")
 
@@ -310,26 +304,8 @@ class Tagger(nn.Module):
         return self.out(torch.relu(self.hidden(X)))
 
 
-def single_threaded(smoke):
-    """Run a smoke-check's training on one CPU thread. Its tensors are tiny, so one thread is as fast, and it
-    stays fast when several grading processes share the machine (the instructor check grades in parallel; two
-    processes with a thread per core each slow each other down ten-fold)."""
-
-    @functools.wraps(smoke)
-    def run(ctx):
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return smoke(ctx)
-        finally:
-            torch.set_num_threads(before)
-
-    return run
-
-
 @grader.smoke("a padded sequence-labelling model trains with your loss", points=3,
               metric="accuracy on valid steps", goal="min", threshold=0.9, budget=15)
-@single_threaded
 def tagger_trains(ctx):
     """A small tagger trained with Adam on loss(pred, tags, valid_len).sum(); the padded steps' tags are
     misleading, and the gradient reaching the padded steps' scores must be exactly zero."""

@@ -58,13 +58,13 @@ def _first_difference(a: GradeResult, b: GradeResult) -> str:
     return "different number of tests"
 
 
-def check_exercise(ex: Exercise, device: str, grade: Callable) -> tuple[list[Finding], str]:
+def check_exercise(ex: Exercise, device: str, grade: Callable, **options) -> tuple[list[Finding], str]:
     findings = []
-    first = grade(ex, ex.solution_path, device=device)
+    first = grade(ex, ex.solution_path, device=device, **options)
     if first.status == DEVICE_UNAVAILABLE:
         return [Finding(ex.id, "device", False, first.problem)], ""
-    second = grade(ex, ex.solution_path, device=device)
-    stub = grade(ex, ex.stub_path, device=device)
+    second = grade(ex, ex.solution_path, device=device, **options)
+    stub = grade(ex, ex.stub_path, device=device, **options)
 
     failing = [t.name for t in first.tests if not t.passed]
     findings.append(Finding(
@@ -90,12 +90,15 @@ def check_exercise(ex: Exercise, device: str, grade: Callable) -> tuple[list[Fin
 
 def run_check(exercises: list[Exercise], *, device: str = "auto", jobs: int = 2,
               on_line: Callable[[str], None] | None = None, grade: Callable | None = None) -> Report:
+    options = {}
     if grade is None:
-        from tutor.engine.runner import grade
+        from tutor.engine.runner import default_threads, grade
+
+        options["threads"] = default_threads(jobs)  # the parallel runs share the cores
     report = Report()
 
     def one(ex: Exercise) -> list[Finding]:
-        found, used = check_exercise(ex, device, grade)
+        found, used = check_exercise(ex, device, grade, **options)
         report.device = report.device or used
         if on_line:
             bad = [f for f in found if not f.ok]

@@ -92,6 +92,10 @@ class _Output:
         return out + self.tail.decode("utf-8", "replace")
 
 
+def default_threads(parallel_runs: int = 1) -> int:
+    return max(1, min(4, (os.cpu_count() or 1) // (2 * max(1, parallel_runs)) or 1))
+
+
 def child_env() -> dict:
     env = dict(os.environ)
     src_root = str(PACKAGE_DIR.parent)
@@ -111,8 +115,13 @@ def grade(
     on_event: Callable[[dict], None] | None = None,
     cancel: threading.Event | None = None,
     seed: int = 0,
+    threads: int | None = None,
 ) -> GradeResult:
-    """Grade `file` against `exercise`'s hidden tests in a fresh child process."""
+    """Grade `file` against `exercise`'s hidden tests in a fresh child process.
+
+    `threads` is torch's CPU thread count in the child (default: half the cores, at most 4). Runs that share
+    the machine should split the cores between them: oversubscribed CPU threads slow small models ten-fold.
+    """
     file = Path(file).resolve()
     time_limit = float(time_limit if time_limit is not None else exercise.time_limit)
     memory_mb = int(memory_mb if memory_mb is not None else exercise.memory_mb)
@@ -122,7 +131,8 @@ def grade(
     read_fd, write_fd = os.pipe()
     workdir = tempfile.TemporaryDirectory(prefix="d2l-grade-")
     cmd = [sys.executable, "-m", "tutor.engine.child", "--exercise", exercise.id, "--file", str(file),
-           "--device", device, "--event-fd", str(write_fd), "--seed", str(seed)]
+           "--device", device, "--event-fd", str(write_fd), "--seed", str(seed),
+           "--threads", str(threads or default_threads())]
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 pass_fds=(write_fd,), start_new_session=True, cwd=workdir.name, env=child_env())
