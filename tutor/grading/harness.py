@@ -275,8 +275,9 @@ class Context:
     def device_probe(self, name: str, make_args: Callable[[torch.device], tuple], **kwargs) -> None:
         """Catch code that creates tensors on the default device instead of the inputs' device.
 
-        On a GPU run the real device already shows this. On a CPU-only machine the
-        learner's function is also called on tensors on PyTorch's "meta" device
+        On a GPU run the real device already shows this. On a CPU-only machine, when
+        the learner's file calls a tensor factory without device= (or .cpu(), .numpy()), the
+        function is also called on tensors on PyTorch's "meta" device
         (shapes without data, a stand-in for a second device): a result that comes
         back on the CPU, or a device-mismatch error, means new tensors were created
         without device=X.device. Errors that only say an operation needs real data
@@ -285,6 +286,8 @@ class Context:
         if self.device.type != "cpu":
             return
         fn = self.fn(name)
+        if not may_create_tensors_off_device(self.learner_file):
+            return  # every tensor the file creates names its device or inherits it: nothing to probe
         args = make_args(torch.device("meta"))
         what = fn.describe(*args, **kwargs)
         advice = ("Create new tensors with device=X.device (or torch.zeros_like / torch.ones_like / torch.rand_like) "
@@ -322,6 +325,50 @@ class Context:
     def seed(self, value: int) -> torch.Generator:
         torch.manual_seed(value)
         return torch.Generator(device="cpu").manual_seed(value)
+
+
+# Functions that create a tensor on the default device unless they are given device=.
+_FACTORIES = frozenset({
+    "zeros", "ones", "empty", "full", "rand", "randn", "randint", "randperm", "arange", "linspace", "logspace",
+    "eye", "tensor", "as_tensor", "from_numpy", "normal", "empty_strided", "tril_indices",
+    "triu_indices",
+})
+_off_device_cache: dict[str, bool] = {}
+
+
+def may_create_tensors_off_device(path: str) -> bool:
+    """Whether the file calls a tensor factory without device=, or .cpu()/.numpy()/.to("cpu").
+
+    Running a function on PyTorch's meta device costs about a second the first time (it loads
+    torch._dynamo), so the device probe runs only for files where this static look says it could matter.
+    """
+    if path in _off_device_cache:
+        return _off_device_cache[path]
+    import ast
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        _off_device_cache[path] = True
+        return True
+    found = False
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        keywords = {k.arg for k in node.keywords}
+        if name in _FACTORIES and "device" not in keywords and None not in keywords:
+            found = True
+        elif name in ("cpu", "numpy"):
+            found = True
+        elif name == "to" and any(isinstance(a, ast.Constant) and a.value == "cpu" for a in node.args):
+            found = True
+        if found:
+            break
+    _off_device_cache[path] = found
+    return found
 
 
 def learner_frames(exc: BaseException, learner_file: str) -> str:
