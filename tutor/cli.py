@@ -203,6 +203,10 @@ def grade(
         if not Path(path).is_file():
             hint = f" Run `d2l-tutor reset {ex.id}` to get the stub back." if file is None else ""
             raise fail(f"{path} does not exist.{hint}", EXIT_WORKSPACE)
+        try:
+            Path(path).read_bytes()
+        except OSError as exc:
+            raise fail(f"cannot read {path}: {exc.strerror}. Check the file's permissions.", EXIT_WORKSPACE) from None
         targets.append((ex, Path(path)))
 
     progress = open_progress(ws) if ws is not None and file is None else None
