@@ -254,3 +254,12 @@ def corr2d(X, K):
     result = grade_source("corr2d", during)
     assert result.score == 0, [(t.name, t.message) for t in result.tests if t.passed]
     assert "replaced" in messages(result)
+
+
+def test_background_process_left_running_does_not_hang_grading(grade_source):
+    source = CORRECT.replace("import torch\n", "import subprocess\nimport torch\n", 1) + (
+        "\n_straggler = subprocess.Popen(['sleep', '120'])\n")
+    started = time.perf_counter()
+    result = grade_source("corr2d", source, time_limit=30)
+    assert result.status == GRADED and result.full_marks, messages(result)
+    assert time.perf_counter() - started < 20

@@ -146,7 +146,8 @@ def grade(
     sel = selectors.DefaultSelector()
     sel.register(read_fd, selectors.EVENT_READ, "events")
     sel.register(proc.stdout.fileno(), selectors.EVENT_READ, "output")
-    open_streams = 2
+    open_streams = {"events", "output"}
+    run_finished = False
     peak_rss = 0.0
     try:
         while open_streams:
@@ -154,7 +155,7 @@ def grade(
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     sel.unregister(key.fd)
-                    open_streams -= 1
+                    open_streams.discard(key.data)
                     continue
                 if key.data == "output":
                     output.add(chunk)
@@ -169,6 +170,7 @@ def grade(
                     if not isinstance(event, dict):
                         continue
                     events.append(event)
+                    run_finished = run_finished or event.get("event") == "run_finished"
                     if on_event is not None:
                         on_event(event)
             elapsed = time.perf_counter() - started
@@ -181,6 +183,9 @@ def grade(
                 stop_reason = CANCELLED
             if stop_reason:
                 _kill_group(proc)
+                break
+            if proc.poll() is not None and ("events" not in open_streams or run_finished):
+                # The child is gone; a process it started may still hold the output pipe open.
                 break
         try:
             proc.wait(timeout=5)
