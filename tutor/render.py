@@ -52,7 +52,10 @@ def render_result(console: Console, result: GradeResult, exercise: Exercise) -> 
             goal = "≥" if t.metric.get("goal") == "min" else "≤"
             console.print(Text(f"  smoke-check: {t.metric.get('name')} = {t.metric['value']:.4g} "
                                f"(needs {goal} {t.metric.get('threshold'):g}, {t.metric.get('steps', 0)} steps, "
-                               f"{t.duration:.1f} s)", style="green" if t.passed else "red"))
+                               f"{t.duration:.1f} s)"
+                               + (f"; reference solution: {t.metric['reference']:.4g}"
+                                  if t.metric.get("reference") is not None else ""),
+                               style="green" if t.passed else "red"))
     failed = [t for t in result.tests if not t.passed]
     shown_inputs: set[str] = set()
     for t in failed:

@@ -153,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             value = spec.func(ctx)
             ctx.check_untampered()
             if spec.kind == "smoke":
+                reference_value = None
+                if isinstance(value, dict):  # {"value": learner's metric, "reference": the reference's, same seed}
+                    reference_value = value.get("reference")
+                    value = value["value"]
                 value = float(value)
                 ok = value >= spec.threshold if spec.goal == "min" else value <= spec.threshold
                 ok = ok and value == value  # NaN never passes
@@ -160,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                 metric = {"name": spec.metric, "value": value, "threshold": spec.threshold, "goal": spec.goal,
                           "steps": ctx._step_count}
                 message = f"{spec.metric} = {value:.4g} (needs {need} {spec.threshold:g}) after {ctx._step_count} steps"
+                if reference_value is not None:
+                    metric["reference"] = float(reference_value)
+                    message += f"; the reference solution gets {float(reference_value):.4g} with the same seed"
                 if not ok:
                     raise TestFailure(f"the training ran, but it did not get there: {message}. The reference "
                                       "solution passes with the same data, seed and settings, so the difference "

@@ -9,6 +9,7 @@ decorates its tests:
     @grader.smoke("learns the edge kernel", points=3, metric="kernel error",
                   goal="max", threshold=0.05, budget=10)
     def learns(ctx): ...   # calls ctx.step(...) each step, returns the final metric
+                           # (or {"value": metric, "reference": the reference solution's metric})
 """
 
 from __future__ import annotations
