@@ -24,7 +24,8 @@ def grade_source(tmp_path, course):
     def run(exercise_id: str, source: str, **kwargs):
         path = tmp_path / f"{exercise_id}.py"
         path.write_text(textwrap.dedent(source), encoding="utf-8")
-        return grade(course.exercise(exercise_id), path, device="cpu", **kwargs)
+        kwargs.setdefault("device", "cpu")
+        return grade(course.exercise(exercise_id), path, **kwargs)
 
     return run
 
