@@ -1,0 +1,323 @@
+"""Hidden tests and smoke-check for exercise bleu (d2l 11.7).
+
+BLEU works on strings and returns a Python number, so these tests compare numbers with math.isclose (relative
+1e-9, absolute 1e-12) instead of tensors. When a wrong score matches one of the usual mistakes (no clipping, a
+missing or inverted brevity penalty, other weights, ...) the message names that mistake.
+"""
+
+import math
+import random
+from collections import Counter
+
+import torch
+
+from tutor.grading import Grader, TestFailure, describe
+from tutor.grading.harness import LearnerError
+
+grader = Grader("bleu")
+
+REL, ABS = 1e-9, 1e-12
+
+
+# -- the usual mistakes, as variants of the course's formula --------------------------------------------------------
+
+def variant_bleu(pred_seq, label_seq, k, *, clip=True, penalty="course", weights="half", denominator="pred",
+                 combine="product", up_to="min"):
+    """The course's BLEU with one ingredient swapped for a typical mistake; None where that version would crash."""
+    if pred_seq == "":
+        return 0.0
+    pred, label = pred_seq.split(" "), label_seq.split(" ")
+    lp, ll = len(pred), len(label)
+    if penalty == "course":
+        score = math.exp(min(0.0, 1.0 - ll / lp))
+    elif penalty == "none":
+        score = 1.0
+    elif penalty == "inverted":
+        score = math.exp(min(0.0, 1.0 - lp / ll))
+    else:  # "unclamped": no min(0, .)
+        score = math.exp(1.0 - ll / lp)
+    last = min(k, lp) if up_to == "min" else k
+    precisions = []
+    for n in range(1, last + 1):
+        have = Counter(tuple(pred[i:i + n]) for i in range(lp - n + 1))
+        avail = Counter(tuple(label[i:i + n]) for i in range(ll - n + 1))
+        matched = sum(min(c, avail[g]) if clip else (c if avail[g] else 0) for g, c in have.items())
+        total = {"pred": lp - n + 1, "label": ll - n + 1, "label_len": ll}[denominator]
+        if total <= 0:
+            return None
+        precisions.append(matched / total)
+    if not precisions:
+        return score
+    power = {"half": lambda n: 0.5 ** n, "inverse": lambda n: 1.0 / n, "uniform": lambda n: 1.0 / len(precisions),
+             "quarter": lambda n: 0.25, "none": lambda n: 1.0}[weights]
+    if combine == "mean":
+        return score * sum(precisions) / len(precisions)
+    if combine == "weighted_mean":
+        return score * sum(p ** power(n) for n, p in enumerate(precisions, 1)) / len(precisions)
+    for n, p in enumerate(precisions, 1):
+        score *= p ** power(n)
+    return score
+
+
+MISTAKES = [
+    (dict(clip=False), "The n-gram matches are not clipped: each n-gram of the label can be matched at most as many "
+                       "times as it occurs in the label (against 'the cat', 'the the the the' has one matched "
+                       "unigram, not four). Count the label's n-grams (collections.Counter) and take the minimum."),
+    (dict(penalty="none"), "There is no brevity penalty: multiply by exp(min(0, 1 - len_label / len_pred)), which is "
+                           "below 1 when the prediction is shorter than the label."),
+    (dict(penalty="inverted"), "The brevity penalty is inverted: it must punish predictions SHORTER than the label, "
+                               "exp(min(0, 1 - len_label / len_pred)); yours punishes longer ones."),
+    (dict(penalty="unclamped"), "The brevity penalty lacks its min(0, ...): a prediction longer than the label gets "
+                                "exp(0) = 1, never a bonus above 1. Use exp(min(0, 1 - len_label / len_pred))."),
+    (dict(weights="inverse"), "The exponents are 1 / n; the course raises p_n to the power 1 / 2**n (1/2, 1/4, "
+                              "1/8, ...)."),
+    (dict(weights="uniform"), "The precisions are weighted uniformly, as corpus BLEU in NLTK or sacrebleu does; the "
+                              "course's sentence-level BLEU raises p_n to the power 1 / 2**n."),
+    (dict(weights="quarter"), "Every precision is raised to the power 1/4, as corpus BLEU does; the course raises p_n "
+                              "to the power 1 / 2**n."),
+    (dict(weights="none"), "The precisions are multiplied without their exponents: raise p_n to the power 1 / 2**n."),
+    (dict(combine="mean"), "The precisions are averaged; the course multiplies them: Π p_n ** (1 / 2**n)."),
+    (dict(combine="weighted_mean"), "The weighted precisions p_n ** (1 / 2**n) are averaged; the course multiplies "
+                                    "them."),
+    (dict(denominator="label"), "Each precision is divided by the label's number of n-grams; a precision divides by "
+                                "the PREDICTION's number of n-grams, len_pred - n + 1."),
+    (dict(denominator="label_len"), "Each precision is divided by len_label; it divides by the prediction's number of "
+                                    "n-grams, len_pred - n + 1."),
+    (dict(up_to="k"), "n runs up to k even when the prediction has fewer than k tokens; stop at min(k, len_pred)."),
+]
+
+
+def close(a, b):
+    return a is not None and b is not None and math.isclose(a, b, rel_tol=REL, abs_tol=ABS)
+
+
+def diagnose(got, pred_seq, label_seq, k, expected):
+    """The sentence naming the mistake that produces `got` on this input; several when more than one does."""
+    found = []
+    for change, why in MISTAKES:
+        candidate = variant_bleu(pred_seq, label_seq, k, **change)
+        if close(got, candidate) and not close(candidate, expected):
+            found.append(why)
+    if len(found) > 1:
+        return "On this input several mistakes give your score:\n" + "\n".join(f"  - {why}" for why in found)
+    return found[0] if found else ""
+
+
+def call_text(pred_seq, label_seq, k):
+    return f"bleu({pred_seq!r}, {label_seq!r}, {k})"
+
+
+def score_of(ctx, pred_seq, label_seq, k):
+    """Call the learner's bleu; check that it returned a finite Python number and explain a crash."""
+    fn = ctx.fn("bleu")
+    what = call_text(pred_seq, label_seq, k)
+    try:
+        got = fn(pred_seq, label_seq, k)
+    except LearnerError as err:
+        message = err.message.replace(fn.describe(pred_seq, label_seq, k), what, 1)
+        if "not written yet" in message:
+            pass
+        elif pred_seq == "":
+            message += ("\n  An empty prediction must score 0.0: check `if pred_seq == ''` (or an empty token list) "
+                        "before dividing by len_pred. Note that ''.split(' ') is [''].")
+        elif "ZeroDivision" in message or "division by zero" in message:
+            tokens = len(pred_seq.split(" "))
+            plural = "s" if tokens != 1 else ""
+            message += (f"\n  The prediction has {tokens} token{plural} and k = {k}: let n run over "
+                        "1 .. min(k, len_pred), so len_pred - n + 1 is never 0.")
+        elif "math domain error" in message:
+            message += ("\n  A precision can be 0 (no matching n-gram), so log(p_n) is undefined: multiply the "
+                        "powers p_n ** (1 / 2**n) directly instead of summing logarithms.")
+        raise TestFailure(message) from None
+    if isinstance(got, torch.Tensor):
+        raise TestFailure(f"{what} returned a torch.Tensor ({describe(got)}); BLEU is a plain number: return a Python "
+                          "float (use math.exp and ** on Python numbers, or call .item() on a one-element tensor).")
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        raise TestFailure(f"{what} returned {describe(got)} ({type(got).__module__}.{type(got).__qualname__}); "
+                          "expected a Python float." + (" Did you forget a `return` statement?" if got is None else ""))
+    got = float(got)
+    if not math.isfinite(got):
+        raise TestFailure(f"{what} returned {got}; BLEU is a number between 0 and 1.")
+    return got
+
+
+def check(ctx, pred_seq, label_seq, k, advice=""):
+    """The learner's score must equal the reference's (math.isclose, rel 1e-9, abs 1e-12)."""
+    expected = ctx.ref("bleu")(pred_seq, label_seq, k)
+    got = score_of(ctx, pred_seq, label_seq, k)
+    if close(got, expected):
+        return got
+    pred, label = pred_seq.split(" "), label_seq.split(" ")
+    lines = [f"{call_text(pred_seq, label_seq, k)} returned {got!r}; expected {expected!r}.",
+             f"  len_pred = {len(pred) if pred_seq else 0}, len_label = {len(label)}, "
+             f"n = 1 .. {min(k, len(pred)) if pred_seq else 0}"]
+    why = diagnose(got, pred_seq, label_seq, k, expected)
+    if why:
+        lines.append("  " + why)
+    elif advice:
+        lines.append("  " + advice)
+    raise TestFailure("\n".join(lines))
+
+
+# -- hidden tests ---------------------------------------------------------------------------------------------------
+
+@grader.test("the course's example translations", points=1)
+def course_examples(ctx):
+    """English-French pairs from the course (k = 2): exact copies, 'il est riche .' against 'il est calme .' (about
+    0.658), 'je suis en retard ?' against 'je suis chez moi .' (about 0.447), and a short prediction."""
+    for pred_seq, label_seq in [("va !", "va !"), ("j'ai perdu .", "j'ai perdu ."),
+                                ("il est riche .", "il est calme ."), ("je suis en retard ?", "je suis chez moi ."),
+                                ("il est calme .", "il est calme ."), ("j'ai perdu", "j'ai perdu ."),
+                                ("je suis chez moi moi .", "je suis chez moi .")]:
+        check(ctx, pred_seq, label_seq, 2)
+
+
+@grader.test("a perfect match scores 1.0 and no overlap scores 0.0", points=1)
+def extremes(ctx):
+    for sentence in ("va", "va !", "il est calme .", "a b a b a"):
+        for k in (1, 2, 3, 4):
+            check(ctx, sentence, sentence, k, "A prediction identical to its label has every p_n = 1 and no penalty, "
+                                              "so its BLEU is exactly 1.0.")
+    for pred_seq, label_seq, k in [("x y z", "a b c", 1), ("x y z", "a b c", 3), ("b a", "a b", 2),
+                                   ("a b c d", "d c b a", 4), ("oui", "non", 2)]:
+        check(ctx, pred_seq, label_seq, k, "When some p_n is 0 the product, and so BLEU, is 0.0: the course does "
+                                           "not smooth the precisions.")
+
+
+@grader.test("clipped n-gram counts", points=1)
+def clipping(ctx):
+    """'the the the the' against 'the cat' has one matched unigram, not four."""
+    for pred_seq, label_seq, k in [("the the the the", "the cat", 1), ("the the the the", "the the cat", 1),
+                                   ("a b a b a b", "a b c a b", 2), ("a b a b a b", "a b c a b", 3),
+                                   ("il est il est calme .", "il est calme .", 2)]:
+        check(ctx, pred_seq, label_seq, k)
+
+
+@grader.test("the brevity penalty: short predictions lose, long ones do not", points=1)
+def brevity_penalty(ctx):
+    for pred_seq, label_seq, k in [("il est", "il est calme .", 2), ("a", "a b c", 1), ("a b", "a b c d e", 2),
+                                   ("il est très calme .", "il est calme .", 2), ("a b c d e f", "a b c", 2),
+                                   ("a b c", "a b c d", 3)]:
+        check(ctx, pred_seq, label_seq, k)
+
+
+@grader.test("precisions combine as the product of p_n ** (1 / 2**n)", points=1)
+def combination(ctx):
+    """Predictions whose p_1 .. p_4 all differ, with k = 2, 3 and 4."""
+    for pred_seq, label_seq in [("a b c d x f g h", "a b c d e f g h"), ("a b c d e f", "a b c d x f"),
+                                ("je suis très très fatigué .", "je suis très fatigué .")]:
+        for k in (2, 3, 4):
+            check(ctx, pred_seq, label_seq, k)
+
+
+@grader.test("each p_n divides by the prediction's len_pred - n + 1 n-grams", points=1)
+def denominators(ctx):
+    for pred_seq, label_seq, k in [("a b c d e", "a b c", 2), ("a b x c d", "a b c", 2),
+                                   ("il est très calme .", "il est calme .", 3), ("a b c", "a b c d e f", 3)]:
+        check(ctx, pred_seq, label_seq, k)
+
+
+@grader.test("predictions shorter than k", points=1)
+def short_predictions(ctx):
+    """n runs over 1 .. min(k, len_pred): a one-token prediction with k = 4 uses p_1 only."""
+    for pred_seq, label_seq, k in [("va", "va !", 4), ("va", "va", 4), ("go .", "go .", 4),
+                                   ("il est", "il est calme .", 4), ("a b", "a b a b", 3), ("x", "a b", 2)]:
+        check(ctx, pred_seq, label_seq, k)
+
+
+@grader.test("an empty prediction scores 0.0 without an error", points=1)
+def empty_prediction(ctx):
+    """pred_seq == '' (''.split(' ') is ['']) must return 0.0."""
+    for label_seq, k in [("il est calme .", 2), ("va !", 4), ("a", 1)]:
+        check(ctx, "", label_seq, k, "An empty prediction must score 0.0.")
+
+
+@grader.test("random sentence pairs from a small vocabulary", points=1)
+def random_pairs(ctx):
+    """300 pairs of 1 to 8 tokens drawn from 4 words (so n-grams repeat often), k from 1 to 5."""
+    rng = random.Random(11)
+    words = ["a", "b", "c", "d"]
+    cases = []
+    for _ in range(300):
+        pred = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+        label = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+        cases.append((pred, label, rng.randint(1, 5)))
+    cases.sort(key=lambda c: (len(c[0]) + len(c[1]), c))  # a failure shows the shortest failing pair
+    for pred_seq, label_seq, k in cases:
+        check(ctx, pred_seq, label_seq, k)
+
+
+# -- smoke-check ----------------------------------------------------------------------------------------------------
+
+SUBJECTS = [("i", "am", "je", "suis"), ("you", "are", "tu", "es"), ("he", "is", "il", "est"),
+            ("she", "is", "elle", "est")]
+LEXICON = {"calm": "calme", "rich": "riche", "sick": "malade", "sad": "triste", "free": "libre", "young": "jeune",
+           "wise": "sage", "late": "en retard", "fit": "en forme", "on time": "à l'heure"}
+# The "careful" system's lexicon has three wrong entries.
+FLAWED = dict(LEXICON, sad="malade", free="gratuit", **{"on time": "à temps"})
+
+
+def corpus(n, rng):
+    """n English-French pairs such as ('he is very calm .', 'il est très calme .')."""
+    pairs = []
+    for _ in range(n):
+        en_subj, en_be, fr_subj, fr_be = rng.choice(SUBJECTS)
+        adj = rng.choice(sorted(LEXICON))
+        very = " " not in LEXICON[adj] and rng.random() < 0.3
+        en = [en_subj, en_be] + (["very"] if very else []) + adj.split() + ["."]
+        pairs.append((" ".join(en), (fr_subj, fr_be, very, adj)))
+    return pairs
+
+
+def render(parts, lexicon):
+    fr_subj, fr_be, very, adj = parts
+    return " ".join([fr_subj, fr_be] + (["très"] if very else []) + lexicon[adj].split() + ["."])
+
+
+def systems(pairs, rng):
+    """Five toy translation systems, each with its own flaw, as {name: (outputs, description)}."""
+    labels = [render(parts, LEXICON) for _, parts in pairs]
+    return labels, {
+        "careful": ([render(parts, FLAWED) for _, parts in pairs],
+                    "a word-by-word system with 3 wrong lexicon entries"),
+        "terse": ([" ".join(label.split(" ")[:2]) for label in labels], "outputs only the subject and the verb"),
+        "stutter": ([" ".join(label.split(" ")[:2] * 2 + label.split(" ")[2:]) for label in labels],
+                    "repeats the subject and the verb: 'il est il est calme .'"),
+        "verbose": ([label + " merci beaucoup ." for label in labels], "appends 'merci beaucoup .'"),
+        "unreliable": ([label if rng.random() > 0.35 else "" for label in labels],
+                       "perfect, but outputs nothing ('') for about a third of the sentences"),
+    }
+
+
+RANKING_CAUSES = {
+    "stutter": "Ranking 'stutter' too high usually means the n-gram matches are not clipped.",
+    "terse": "Ranking 'terse' too high usually means the brevity penalty is missing or inverted.",
+    "verbose": "Ranking 'verbose' too high usually means precisions are divided by the label's n-gram count.",
+    "unreliable": "Check the weights 1 / 2**n and the product of the precisions.",
+}
+
+
+@grader.smoke("ranks five toy translation systems on a 200-sentence test set", points=3,
+              metric="largest |mean BLEU - reference| over the systems", goal="max", threshold=1e-9, budget=5)
+def rank_systems(ctx):
+    """Five toy English-French systems translate 200 sentences; your bleu (k = 2) scores every output, and the
+    systems' mean BLEU must rank them, and match the reference's means, as the course's BLEU does."""
+    rng = random.Random(0)
+    pairs = corpus(200, rng)
+    labels, outputs = systems(pairs, rng)
+    ref = ctx.ref("bleu")
+    mine, theirs = {}, {}
+    for step, (name, (preds, _)) in enumerate(outputs.items(), 1):
+        mine[name] = sum(score_of(ctx, p, label, 2) for p, label in zip(preds, labels)) / len(labels)
+        theirs[name] = sum(ref(p, label, 2) for p, label in zip(preds, labels)) / len(labels)
+        ctx.step(step, mean_bleu=mine[name], reference=theirs[name])
+    expected_order = sorted(theirs, key=lambda s: -theirs[s])
+    got_order = sorted(mine, key=lambda s: (-mine[s], expected_order.index(s)))
+    if got_order != expected_order:
+        table = "\n".join(f"    {name:<10} yours {mine[name]:.4f}   reference {theirs[name]:.4f}   "
+                          f"({outputs[name][1]})" for name in expected_order)
+        promoted = next(s for s, t in zip(got_order, expected_order) if s != t)
+        raise TestFailure(f"your BLEU ranks the systems {got_order}; the course's BLEU ranks them {expected_order}.\n"
+                          f"  mean BLEU (k = 2) over 200 sentences:\n{table}\n  "
+                          + RANKING_CAUSES.get(promoted, "The hidden tests above name the mistake."))
+    return max(abs(mine[s] - theirs[s]) for s in mine)
