@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from tutor.grading import Grader, TestFailure, check_tensor, check_type, describe, fmt_tensor
-from tutor.grading.harness import LearnerError, SmokeBudgetExceeded, may_create_tensors_off_device
+from tutor.grading.harness import INCONCLUSIVE, LearnerError, SmokeBudgetExceeded
 from tutor.grading.train import Adam
 
 grader = Grader("gru")
@@ -304,16 +304,9 @@ def probe_on_meta(ctx, name, args, labels):
     what = fn.describe(*args)
     advice = ("Create new tensors with device=device (or the device of the tensors you were given) so your code also "
               "works on a GPU; we check this with tensors on PyTorch's 'meta' device, a stand-in for a GPU.")
-    try:
-        got = fn.__wrapped__(*args)
-    except Exception as exc:  # noqa: BLE001 - only device mix-ups count here
-        text = str(exc)
-        if "Cannot copy out of meta tensor" in text or "not on the expected device" in text \
-                or ("meta" in text and "cpu" in text and "device" in text):
-            raise TestFailure(f"{what} mixed devices: {text.splitlines()[0] if text else type(exc).__name__}. "
-                              f"{advice}") from None
+    got = ctx.run_on_meta(what, lambda: fn.__wrapped__(*args), advice)
+    if got is INCONCLUSIVE:
         return
-    ctx.check_untampered()
     for i, t in enumerate(flatten(got)):
         if t.device.type != "meta":
             label = labels[i] if i < len(labels) else f"a tensor of shape {tuple(t.shape)}"
@@ -536,7 +529,7 @@ def devices(ctx):
         if t.device != device:
             raise TestFailure(f"{what} returned its {label} on {t.device}, but its inputs are on {device}. Create "
                               "new tensors on the inputs' device and avoid .cpu() or .numpy().")
-    if ctx.device.type != "cpu" or not may_create_tensors_off_device(ctx.learner_file):
+    if not ctx.should_probe_devices():
         return
     meta = torch.device("meta")
     probe_on_meta(ctx, "get_params", (VOCAB, HIDDEN, meta), NAMES)

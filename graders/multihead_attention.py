@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from tutor.grading import Grader, TestFailure, check_tensor, check_type, describe, fmt_tensor
-from tutor.grading.harness import may_create_tensors_off_device
 from tutor.grading.train import Adam
 
 grader = Grader("multihead_attention")
@@ -529,7 +528,7 @@ def mha_scaling(ctx):
 
 def module_device_probe(ctx, args, make_inputs):
     """Like ctx.device_probe, for a module: run it on PyTorch's 'meta' device (shapes only, a stand-in for a GPU)."""
-    if ctx.device.type != "cpu" or not may_create_tensors_off_device(ctx.learner_file):
+    if not ctx.should_probe_devices():
         return
     module, what = construct(ctx, "MultiHeadAttention", *args)
     module = module.to("meta")
@@ -538,16 +537,7 @@ def module_device_probe(ctx, args, make_inputs):
     advice = ("Create new tensors with device=X.device (e.g. torch.arange(K, device=X.device)) so your code also "
               "works when the inputs live on a GPU; we check this with tensors on PyTorch's 'meta' device, a "
               "stand-in for a GPU.")
-    try:
-        got = module(*inputs)
-    except Exception as exc:  # noqa: BLE001 - only device mix-ups count here
-        msg = str(exc)
-        if "Cannot copy out of meta tensor" in msg or "not on the expected device" in msg \
-                or ("meta" in msg and "cpu" in msg and "device" in msg):
-            raise TestFailure(f"{text} mixed devices: {msg.splitlines()[0] if msg else type(exc).__name__}. "
-                              f"{advice}") from None
-        return
-    ctx.check_untampered()
+    got = ctx.run_on_meta(text, lambda: module(*inputs), advice)
     if isinstance(got, torch.Tensor) and got.device.type != "meta":
         raise TestFailure(f"{text} returned a tensor on {got.device}, not on the inputs' device. {advice}")
 

@@ -20,6 +20,9 @@ STATUS_WORDS = {
 }
 
 
+STUB_MARK = "still raises the stub's NotImplementedError"
+
+
 def fmt_points(x: float) -> str:
     return f"{x:g}"
 
@@ -58,7 +61,20 @@ def render_result(console: Console, result: GradeResult, exercise: Exercise) -> 
                                style="green" if t.passed else "red"))
     failed = [t for t in result.tests if not t.passed]
     shown_inputs: set[str] = set()
+    # An untouched stub fails test after test the same way: say it once per unwritten function.
+    unwritten: dict[str, list] = {}
     for t in failed:
+        if STUB_MARK in t.message:
+            unwritten.setdefault(t.message.split("(", 1)[0], []).append(t)
+    grouped = {name: tests for name, tests in unwritten.items() if len(tests) > 1}
+    for name, tests in grouped.items():
+        body = Text(tests[0].message)
+        body.append(f"\n\n{len(tests) - 1} more tests stop at {name} too: " + "; ".join(t.name for t in tests[1:]) + ".",
+                    style="dim")
+        console.print(Panel(body, title=Text(f"✗ {name} is not written yet ({len(tests)} tests)", style="red"),
+                            title_align="left", border_style="red", expand=True))
+    failed_detail = [t for t in failed if not any(t in tests for tests in grouped.values())]
+    for t in failed_detail:
         message = t.message or "failed"
         head, sep, smallest = message.partition("\n\n  smallest failing input:\n")
         if sep and smallest in shown_inputs:

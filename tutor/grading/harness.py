@@ -75,6 +75,12 @@ class Grader:
         return register
 
 
+INCONCLUSIVE = object()  # what run_on_meta returns when the learner's code cannot run on meta tensors
+DEVICE_ADVICE = ("Create new tensors with device=X.device (or torch.zeros_like / torch.ones_like / torch.rand_like) "
+                 "so your code also works when the inputs live on a GPU; we check this with tensors on PyTorch's "
+                 "'meta' device, a stand-in for a GPU.")
+
+
 class LearnerError(Exception):
     """An exception raised inside the learner's code, already turned into a message."""
 
@@ -273,6 +279,30 @@ class Context:
                 continue
         return ""
 
+    def run_on_meta(self, what: str, call: Callable[[], object], advice: str = DEVICE_ADVICE):
+        """Run learner code (`call`, already given tensors on PyTorch's "meta" device) and return its result.
+
+        A device-mix error fails the test with `advice`; any other error is inconclusive (some operations need
+        real data) and returns INCONCLUSIVE. Used by device_probe and by graders that probe several functions
+        or a module. Callers should first ask `self.should_probe_devices()`.
+        """
+        try:
+            got = call()
+        except Exception as exc:  # noqa: BLE001 - only device mix-ups count here
+            text = str(exc)
+            if "Cannot copy out of meta tensor" in text or "not on the expected device" in text \
+                    or ("meta" in text and "cpu" in text and "device" in text):
+                first = text.splitlines()[0].rstrip(".!") if text else type(exc).__name__
+                raise TestFailure(f"{what} mixed devices: {first}. {advice}") from None
+            return INCONCLUSIVE
+        self.check_untampered()
+        return got
+
+    def should_probe_devices(self) -> bool:
+        """A meta-device probe is worth running: the run is on the CPU (a GPU run shows device mistakes by
+        itself) and the learner's file creates tensors without device= somewhere."""
+        return self.device.type == "cpu" and may_create_tensors_off_device(self.learner_file)
+
     def device_probe(self, name: str, make_args: Callable[[torch.device], tuple], **kwargs) -> None:
         """Catch code that creates tensors on the default device instead of the inputs' device.
 
@@ -284,28 +314,14 @@ class Context:
         without device=X.device. Errors that only say an operation needs real data
         are inconclusive and ignored.
         """
-        if self.device.type != "cpu":
+        if not self.should_probe_devices():
             return
         fn = self.fn(name)
-        if not may_create_tensors_off_device(self.learner_file):
-            return  # every tensor the file creates names its device or inherits it: nothing to probe
         args = make_args(torch.device("meta"))
         what = fn.describe(*args, **kwargs)
-        advice = ("Create new tensors with device=X.device (or torch.zeros_like / torch.ones_like / torch.rand_like) "
-                  "so your code also works when the inputs live on a GPU; we check this with tensors on PyTorch's "
-                  "'meta' device, a stand-in for a GPU.")
-        try:
-            got = fn.__wrapped__(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - only device mix-ups count here
-            text = str(exc)
-            if "Cannot copy out of meta tensor" in text or "not on the expected device" in text \
-                    or ("meta" in text and "cpu" in text and "device" in text):
-                raise TestFailure(f"{what} mixed devices: {text.splitlines()[0] if text else type(exc).__name__}. "
-                                  f"{advice}") from None
-            return
-        self.check_untampered()
+        got = self.run_on_meta(what, lambda: fn.__wrapped__(*args, **kwargs))
         if isinstance(got, torch.Tensor) and got.device.type != "meta":
-            raise TestFailure(f"{what} returned a tensor on {got.device}, not on the inputs' device. {advice}")
+            raise TestFailure(f"{what} returned a tensor on {got.device}, not on the inputs' device. {DEVICE_ADVICE}")
 
     def expect(self, condition: bool, message: str) -> None:
         if not condition:
