@@ -152,3 +152,10 @@ def test_real_entry_point_and_cuda_without_gpu(tmp_path):
     conn = sqlite3.connect(tmp_path / "w" / ".d2l-tutor" / "progress.db")
     assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == len(data["results"])
     conn.close()
+
+
+def test_an_untouched_stub_is_reported_once_per_unwritten_function(ws):
+    result = runner.invoke(app, ["grade", "gru"], env={"COLUMNS": "120"})
+    assert result.exit_code == EXIT_NOT_FULL
+    assert "gru is not written yet (" in result.output and "more tests stop at gru too" in result.output
+    assert result.output.count("still raises the stub's NotImplementedError") <= 3
