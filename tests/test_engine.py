@@ -263,3 +263,13 @@ def test_background_process_left_running_does_not_hang_grading(grade_source):
     result = grade_source("corr2d", source, time_limit=30)
     assert result.status == GRADED and result.full_marks, messages(result)
     assert time.perf_counter() - started < 20
+
+
+def test_smallest_failing_input_can_be_an_exception(grade_source):
+    fragile = CORRECT.replace("    h, w = K.shape\n", "    h, w = K.shape\n    if X.shape[0] == 1:\n        raise IndexError('one row')\n").replace(
+        "* K).sum()", "* K.flip(0).flip(1)).sum()")
+    result = grade_source("corr2d", fragile)
+    example = next(t for t in result.tests if t.name == "the course's 3x3 example")
+    smallest = example.message.split("smallest failing input:")[1]
+    assert "got      = an exception:" in smallest and "IndexError: one row" in smallest
+    assert "X = [[" in smallest

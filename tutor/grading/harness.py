@@ -254,29 +254,39 @@ class Context:
         return got
 
     def _smallest(self, name, learner_fn, cases, kwargs, atol, rtol) -> str:
+        """The first case (smallest first) on which the learner's `name` disagrees with the reference, printed."""
         from tutor.grading.checks import fmt_tensor
 
+        try:
+            names = list(inspect.signature(self.ref(name)).parameters)
+        except (TypeError, ValueError):
+            names = []
         for case in cases:
+            got, raised = None, ""
             try:
                 expected = self.ref(name)(*_clone(case), **_clone(kwargs))
+            except Exception:  # noqa: BLE001 - a case the reference cannot take is skipped
+                continue
+            try:
                 got = learner_fn(*_clone(case), **_clone(kwargs))
                 check_tensor(got, expected, name, atol=atol, rtol=rtol)
-            except (TestFailure, LearnerError):
-                params = getattr(learner_fn, "describe", None)
-                lines = []
-                try:
-                    names = list(inspect.signature(self.ref(name)).parameters)
-                except (TypeError, ValueError):
-                    names = [f"arg{i}" for i in range(len(case))]
-                for label, value in zip(names, case):
-                    lines.append(f"    {label} = {fmt_tensor(value)}".replace("\n", "\n" + " " * (7 + len(label))))
-                lines.append(f"    expected = {fmt_tensor(expected)}".replace("\n", "\n" + " " * 15))
-                if isinstance(got, torch.Tensor):
-                    lines.append(f"    got      = {fmt_tensor(got)}".replace("\n", "\n" + " " * 15))
-                del params
-                return "\n".join(lines)
-            except Exception:  # noqa: BLE001 - the search is best effort
                 continue
+            except LearnerError as err:
+                raised = err.message.splitlines()[0]
+            except TestFailure:
+                pass
+            lines = []
+            for i, value in enumerate(case):
+                label = names[i] if i < len(names) else f"arg{i}"
+                lines.append(f"    {label} = {fmt_tensor(value)}".replace("\n", "\n" + " " * (7 + len(label))))
+            lines.append(f"    expected = {fmt_tensor(expected)}".replace("\n", "\n" + " " * 15))
+            if raised:
+                lines.append(f"    got      = an exception: {raised}")
+            elif isinstance(got, torch.Tensor):
+                lines.append(f"    got      = {fmt_tensor(got)}".replace("\n", "\n" + " " * 15))
+            else:
+                lines.append(f"    got      = {describe(got)}")
+            return "\n".join(lines)
         return ""
 
     def run_on_meta(self, what: str, call: Callable[[], object], advice: str = DEVICE_ADVICE):
