@@ -380,6 +380,23 @@ def check(
     raise typer.Exit(EXIT_OK if report.ok else EXIT_NOT_FULL)
 
 
+@app.command()
+def tui(workspace: WorkspaceOpt = None) -> None:
+    """The full-screen tutor: lessons, an editor for your exercise files, and grading with live results."""
+    ws = workspace_or_exit(workspace)
+    try:
+        with open_progress(ws) as db:
+            db.summaries()  # fail early, before the screen opens, on a damaged database
+    except ProgressError as exc:
+        raise fail(str(exc), EXIT_WORKSPACE) from None
+    try:
+        from tutor.tui.app import TutorApp
+    except ImportError as exc:
+        raise fail(f"the full-screen tutor needs textual ({exc}); install it with `pip install textual`. "
+                   "Every other command works without it.", EXIT_INTERNAL) from None
+    TutorApp(ws, course=course()).run()
+
+
 def main() -> None:
     try:
         app()

@@ -274,6 +274,11 @@ def build_result(exercise: Exercise, file: Path, events: list[dict], stop_reason
             finished_run = True
     result.problem = result.problem or load_message
 
+    if not by_name and stop_reason:
+        result.status = stop_reason  # stopped before the child listed its tests (e.g. cancelled at once)
+        result.problem = f"grading was {'cancelled' if stop_reason == CANCELLED else 'stopped (' + stop_reason + ')'} " \
+                         "before the hidden tests started; nothing was graded."
+        return result
     if not by_name:
         result.status = ENGINE_ERROR
         result.problem = ("the grader could not start (exit code "
