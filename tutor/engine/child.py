@@ -1,6 +1,7 @@
 """The grading child: `python -m tutor.engine.child --exercise ID --file PATH --device D --event-fd N`.
 
-It runs in a fresh process started by tutor.engine.runner. It imports torch,
+It runs in a fresh process started by tutor.engine.runner (or forked by the warm
+zygote of tutor.engine.warm, which calls `run` after its own import). It imports torch,
 the exercise's grader and reference solution, installs the guards, imports the
 learner's file and runs every hidden test and smoke-check, writing one JSON
 event per line to the event file descriptor (never to stdout, which belongs to
@@ -59,6 +60,30 @@ def describe_load_error(exc: BaseException, path: str, explain) -> str:
     return explain(exc, f"importing {base}")
 
 
+def prepare() -> None:
+    """Process-wide settings for a grading process (the cold child and each warm, forked one)."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash leaves no core file behind
+    except (ImportError, ValueError, OSError):
+        pass
+    sys.dont_write_bytecode = True  # never leave __pycache__ in the learner's workspace
+
+
+def import_toolkit() -> float:
+    """Import torch and the grading toolkit (never learner code); returns the seconds it took."""
+    t_import = time.perf_counter()
+    import torch  # noqa: F401
+
+    import tutor.grading.checks  # noqa: F401
+    import tutor.grading.harness  # noqa: F401
+    from tutor.engine import guard  # noqa: F401
+    from tutor.manifest import load_course  # noqa: F401
+
+    return time.perf_counter() - t_import
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tutor.engine.child")
     parser.add_argument("--exercise", required=True)
@@ -69,15 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     events = Events(args.event_fd)
-    try:
-        import resource
+    prepare()
+    import_seconds = import_toolkit()
+    return run(events, exercise_id=args.exercise, file=args.file, device_name=args.device, seed=args.seed,
+               threads=args.threads, import_seconds=import_seconds)
 
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash leaves no core file behind
-    except (ImportError, ValueError, OSError):
-        pass
-    sys.dont_write_bytecode = True  # never leave __pycache__ in the learner's workspace
 
-    t_import = time.perf_counter()
+def run(events: Events, *, exercise_id: str, file: str, device_name: str, seed: int, threads: int,
+        import_seconds: float) -> int:
+    """Everything after torch's import: load the grader, the reference and the learner's file, run the tests.
+
+    Shared by `python -m tutor.engine.child` (cold) and the processes tutor.engine.warm forks from its zygote.
+    """
     import torch
 
     import tutor.grading.checks as checks_module
@@ -87,13 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     from tutor.grading.harness import Context, LearnerError, SmokeBudgetExceeded
     from tutor.manifest import load_course
 
-    import_seconds = time.perf_counter() - t_import
-    exercise = load_course().exercise(args.exercise)
+    exercise = load_course().exercise(exercise_id)
 
-    if args.device == "auto":
+    if device_name == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
-        device = torch.device(args.device)
+        device = torch.device(device_name)
         if device.type == "cuda" and not torch.cuda.is_available():
             events.emit({"event": "fatal", "status": "device_unavailable",
                          "message": "--device cuda was asked for, but this machine has no CUDA GPU that torch can use "
@@ -102,14 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda":
         # CPU kernels are deterministic already; this call costs ~1.6 s on CPU-only builds, so only on GPU.
         torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.set_num_threads(max(1, args.threads))
+    torch.set_num_threads(max(1, threads))
 
     grader = load_module(f"d2l_grader_{exercise.id}", str(exercise.grader_path)).grader
     events.emit({"event": "plan", "exercise": exercise.id, "device": str(device), "torch": torch.__version__,
                  "import_seconds": round(import_seconds, 3), "tests": [t.plan() for t in grader.tests]})
     reference = load_module(f"d2l_reference_{exercise.id}", str(exercise.solution_path))
 
-    learner_file = os.path.realpath(args.file)
+    learner_file = os.path.realpath(file)
     guard = guard_module.Guard(learner_file, exercise.forbidden)
     guard.install()
     import builtins
@@ -140,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for spec in grader.tests:
         events.emit({"event": "test_started", "name": spec.name})
-        seed = args.seed * 1_000_003 + zlib.crc32(spec.name.encode())
-        torch.manual_seed(seed)
-        random.seed(seed)
+        test_seed = seed * 1_000_003 + zlib.crc32(spec.name.encode())
+        torch.manual_seed(test_seed)
+        random.seed(test_seed)
         ctx = Context(learner=learner, reference=reference, device=device, guard=guard,
                       learner_file=learner_file, emit=events.emit, spec=spec)
         started = time.perf_counter()

@@ -134,18 +134,66 @@ def grade(
            "--device", device, "--event-fd", str(write_fd), "--seed", str(seed),
            "--threads", str(threads or default_threads())]
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                pass_fds=(write_fd,), start_new_session=True, cwd=workdir.name, env=child_env())
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    pass_fds=(write_fd,), start_new_session=True, cwd=workdir.name,
+                                    env=child_env())
+        finally:
+            os.close(write_fd)
+        handle = PopenHandle(proc)
+        try:
+            events, stop_reason, output = supervise(handle, read_fd, proc.stdout.fileno(), started=started,
+                                                    time_limit=time_limit, memory_mb=memory_mb, on_event=on_event,
+                                                    cancel=cancel)
+        finally:
+            proc.stdout.close()
     finally:
-        os.close(write_fd)
+        os.close(read_fd)
+        workdir.cleanup()
+    return finish_result(exercise, file, events, stop_reason, handle.returncode, time_limit, memory_mb,
+                         started=started, digest=digest, output=output)
 
+
+class PopenHandle:
+    """The cold path's process handle: a `python -m tutor.engine.child` started by subprocess.
+
+    `supervise` needs only `pid`, `poll()`, `wait(timeout)` (raising subprocess.TimeoutExpired), `returncode`
+    and `kill_group()`; tutor.engine.warm provides the same for a process forked from its zygote.
+    """
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.pid = proc.pid
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    def kill_group(self) -> None:
+        _kill_group(self.proc)
+
+
+def supervise(handle, event_fd: int, output_fd: int, *, started: float, time_limit: float, memory_mb: int,
+              on_event: Callable[[dict], None] | None = None,
+              cancel: threading.Event | None = None) -> tuple[list[dict], str, _Output]:
+    """Read a grading process's events and output until it ends; enforce the time, memory and output limits.
+
+    Returns (events, stop_reason, output). The process (its whole group) is dead when this returns.
+    Shared by the cold path (`grade`) and the warm one (tutor.engine.warm).
+    """
     output = _Output()
     events: list[dict] = []
     stop_reason = ""
     buffer = b""
     sel = selectors.DefaultSelector()
-    sel.register(read_fd, selectors.EVENT_READ, "events")
-    sel.register(proc.stdout.fileno(), selectors.EVENT_READ, "output")
+    sel.register(event_fd, selectors.EVENT_READ, "events")
+    sel.register(output_fd, selectors.EVENT_READ, "output")
     open_streams = {"events", "output"}
     run_finished = False
     peak_rss = 0.0
@@ -174,7 +222,7 @@ def grade(
                     if on_event is not None:
                         on_event(event)
             elapsed = time.perf_counter() - started
-            peak_rss = max(peak_rss, _rss_mb(proc.pid))
+            peak_rss = max(peak_rss, _rss_mb(handle.pid))
             if elapsed > time_limit:
                 stop_reason = TIMEOUT
             elif peak_rss > memory_mb:
@@ -182,16 +230,16 @@ def grade(
             elif cancel is not None and cancel.is_set():
                 stop_reason = CANCELLED
             if stop_reason:
-                _kill_group(proc)
+                handle.kill_group()
                 break
-            if proc.poll() is not None and ("events" not in open_streams or run_finished):
+            if handle.poll() is not None and ("events" not in open_streams or run_finished):
                 # The child is gone; a process it started may still hold the output pipe open.
                 break
         try:
-            proc.wait(timeout=5)
+            handle.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            proc.wait()
+            handle.kill_group()
+            handle.wait()
         # Drain what is left of the learner's output after a kill.
         for key in list(sel.get_map().values()):
             try:
@@ -202,13 +250,14 @@ def grade(
             except (BlockingIOError, OSError):
                 pass
     finally:
-        _kill_group(proc)  # stray grandchildren the learner's code may have started
+        handle.kill_group()  # stray grandchildren the learner's code may have started
         sel.close()
-        os.close(read_fd)
-        proc.stdout.close()
-        workdir.cleanup()
+    return events, stop_reason, output
 
-    result = build_result(exercise, file, events, stop_reason, proc.returncode, time_limit, memory_mb)
+
+def finish_result(exercise: Exercise, file: Path, events: list[dict], stop_reason: str, returncode: int | None,
+                  time_limit: float, memory_mb: int, *, started: float, digest: str, output: _Output) -> GradeResult:
+    result = build_result(exercise, file, events, stop_reason, returncode, time_limit, memory_mb)
     result.duration = round(time.perf_counter() - started, 3)
     result.file_hash = digest
     result.output = output.text()
