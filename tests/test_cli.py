@@ -159,3 +159,34 @@ def test_an_untouched_stub_is_reported_once_per_unwritten_function(ws):
     assert result.exit_code == EXIT_NOT_FULL
     assert "gru is not written yet (" in result.output and "more tests stop at gru too" in result.output
     assert result.output.count("still raises the stub's NotImplementedError") <= 3
+
+
+def test_no_arguments_without_a_terminal_prints_the_help(ws):
+    result = runner.invoke(app, [])  # CliRunner's streams are not TTYs
+    assert result.exit_code == EXIT_OK, result.output
+    assert "Commands" in result.output and "init" in result.output
+    assert "d2l-tutor init" not in result.output
+
+
+def test_no_arguments_in_a_terminal_opens_the_tui_inside_a_workspace(ws, monkeypatch):
+    import tutor.cli as cli
+
+    opened = []
+    monkeypatch.setattr(cli, "is_interactive", lambda: True)
+    monkeypatch.setattr(cli, "launch_tui", lambda w: opened.append(w.root))
+    result = runner.invoke(app, [])
+    assert result.exit_code == EXIT_OK, result.output
+    assert opened == [ws.resolve()]
+
+
+def test_no_arguments_in_a_terminal_without_a_workspace_hints_at_init(tmp_path, monkeypatch):
+    import tutor.cli as cli
+
+    opened = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "is_interactive", lambda: True)
+    monkeypatch.setattr(cli, "launch_tui", lambda w: opened.append(w))
+    result = runner.invoke(app, [])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "Commands" in result.output and "run `d2l-tutor init`" in result.output
+    assert opened == []

@@ -25,7 +25,7 @@ EXIT_INTERNAL = 4    # d2l-tutor itself failed (a grader broke, or the grading p
 app = typer.Typer(
     name="d2l-tutor",
     help="A terminal tutor for Dive into Deep Learning (PyTorch edition): read a lesson, implement it, get graded.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -74,6 +74,35 @@ def workspace_or_exit(explicit: Optional[Path]) -> Workspace:
 
 def open_progress(ws: Workspace) -> Progress:
     return Progress(ws.db_path)
+
+
+def is_interactive() -> bool:
+    """True when a person is at a terminal: both stdin and stdout are TTYs."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):  # closed or replaced streams
+        return False
+
+
+@app.callback()
+def main_callback(ctx: typer.Context) -> None:
+    """With no command: open the full-screen tutor in a terminal inside a workspace, else print this help."""
+    if ctx.invoked_subcommand is not None or ctx.resilient_parsing:
+        return
+    interactive = is_interactive()
+    ws = None
+    if interactive:
+        try:
+            ws = find_workspace()
+        except WorkspaceError:
+            ws = None
+    if ws is not None:
+        launch_tui(ws)
+        raise typer.Exit(EXIT_OK)
+    typer.echo(ctx.get_help())
+    if interactive:
+        typer.echo("\nNo workspace here: run `d2l-tutor init` to create one, then `d2l-tutor` inside it.")
+    raise typer.Exit(EXIT_OK)
 
 
 @app.command()
@@ -383,7 +412,11 @@ def check(
 @app.command()
 def tui(workspace: WorkspaceOpt = None) -> None:
     """The full-screen tutor: lessons, an editor for your exercise files, and grading with live results."""
-    ws = workspace_or_exit(workspace)
+    launch_tui(workspace_or_exit(workspace))
+
+
+def launch_tui(ws: Workspace) -> None:
+    """Open the full-screen tutor on a workspace (imports textual only now)."""
     try:
         with open_progress(ws) as db:
             db.summaries()  # fail early, before the screen opens, on a damaged database

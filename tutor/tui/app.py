@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 from rich.text import Text
@@ -16,6 +17,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, Header, Label, Markdown, Static, TextArea, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker, WorkerState
@@ -133,6 +135,32 @@ class ResultsPanel(Static):
         self._show()
 
 
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: y answers True; n or escape answer False."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str):
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Label(self.question, id="confirm-question")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """What the watcher compares: the file's mtime and size (None when it cannot be read)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 def _indent(message: str) -> str:
     return "\n".join("    " + line for line in message.splitlines())
 
@@ -148,7 +176,12 @@ class TutorApp(App):
         Binding("ctrl+s", "save", "Save"),
         Binding("l", "show_lesson", "Lesson"),
         Binding("e", "show_exercise", "Exercise"),
+        Binding("h", "hint", "Hint"),
+        Binding("s", "solution", "Solution"),
+        Binding("r", "reload", "Reload"),
     ]
+    WATCH_INTERVAL = 0.5  # seconds between two looks at the exercise file's mtime and size
+    WATCH_SETTLE = 0.4    # the file must have been stable this long before it is reloaded and regraded
 
     def __init__(self, workspace: Workspace, *, course: Course | None = None, device: str = "auto"):
         super().__init__()
@@ -159,6 +192,13 @@ class TutorApp(App):
         self.saved_text = ""
         self.cancel_event: threading.Event | None = None
         self.exercise_nodes: dict[str, TreeNode] = {}
+        # The watcher: the stamp of the file as the editor last loaded or saved it, the last stamp seen, and
+        # when that one was first seen (None when nothing is waiting to settle).
+        self.known_stamp: tuple[int, int] | None = None
+        self.seen_stamp: tuple[int, int] | None = None
+        self.changed_at: float | None = None
+        self.disk_changed = False   # the file changed on disk while the editor had unsaved edits
+        self.regrade_queued = False  # a change arrived during grading: grade once more when it ends
 
     # Layout and the course tree
 
@@ -172,8 +212,13 @@ class TutorApp(App):
                 with Vertical(id="exercise-view"):
                     yield Label("", id="exercise-title")
                     yield TextArea.code_editor("", language="python", id="editor")
+                    with VerticalScroll(id="hints-scroll"):
+                        yield Static("", id="hints")
                     with VerticalScroll(id="results-scroll"):
                         yield ResultsPanel(id="results")
+                with Vertical(id="solution-view"):
+                    yield Label("", id="solution-title")
+                    yield TextArea.code_editor("", language="python", read_only=True, id="solution")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -188,6 +233,7 @@ class TutorApp(App):
                 for ex in lesson.exercises:
                     self.exercise_nodes[ex.id] = le_node.add_leaf(exercise_label(ex, summaries.get(ex.id)), data=ex)
         tree.focus()
+        self.set_interval(self.WATCH_INTERVAL, self.poll_file, name="watch")
 
     def load_summaries(self) -> dict[str, Summary]:
         try:
@@ -230,9 +276,12 @@ class TutorApp(App):
                             severity="error")
                 return
             self.exercise, self.saved_text = ex, text
+            self.known_stamp = self.seen_stamp = file_stamp(path)
+            self.changed_at, self.disk_changed, self.regrade_queued = None, False, False
             self.query_one("#editor", TextArea).load_text(text)
             self.query_one("#exercise-title", Label).update(f"{ex.id} · {ex.title} (d2l {ex.d2l}) · {path}")
             self.query_one("#results", ResultsPanel).update("Press g to grade this exercise.")
+            self.show_hints(ex, self.hints_shown(ex))
         self.query_one("#main", ContentSwitcher).current = "exercise-view"
         self.query_one("#editor", TextArea).focus()
 
@@ -252,6 +301,8 @@ class TutorApp(App):
                         severity="error")
             return False
         self.saved_text = text
+        self.known_stamp = self.seen_stamp = file_stamp(path)  # our own write is not a change to react to
+        self.changed_at, self.disk_changed = None, False
         return True
 
     def action_save(self) -> None:
@@ -285,7 +336,11 @@ class TutorApp(App):
             return
         if self.dirty and not self.save():
             return
+        self.start_grading()
+
+    def start_grading(self) -> None:
         ex = self.exercise
+        self.regrade_queued = False
         self.query_one("#main", ContentSwitcher).current = "exercise-view"
         self.query_one("#results", ResultsPanel).start(ex)
         self.cancel_event = threading.Event()
@@ -293,6 +348,7 @@ class TutorApp(App):
 
     def action_cancel(self) -> None:
         if self.cancel_event is not None:
+            self.regrade_queued = False
             self.cancel_event.set()
             self.notify("Cancelling...", timeout=2)
 
@@ -323,12 +379,169 @@ class TutorApp(App):
             return
         if event.worker.group == "grade":
             self.cancel_event = None
+            if self.regrade_queued and self.exercise is not None:
+                self.start_grading()
         if event.state == WorkerState.ERROR:
             error = event.worker.error
             message = f"{event.worker.name} failed: {type(error).__name__}: {error}"
             if event.worker.group == "grade":
                 self.query_one("#results", ResultsPanel).failed(message)
             self.notify(message, title="Error", severity="error", timeout=15)
+
+    # Hints and the reference solution
+
+    def hints_shown(self, ex: Exercise) -> int:
+        try:
+            with Progress(self.workspace.db_path) as progress:
+                return progress.hints_shown(ex.id)
+        except ProgressError as exc:
+            self.notify(str(exc), title="Progress", severity="error", timeout=15)
+            return 0
+
+    def show_hints(self, ex: Exercise, shown: int, *, last: bool = False) -> None:
+        hints = self.query_one("#hints", Static)
+        if shown == 0:
+            hints.update(Text("Stuck? Press h for a hint.", style="dim"))
+            return
+        text = Text()
+        for i in range(shown):
+            if i:
+                text.append("\n")
+            text.append(f"Hint {i + 1} of {len(ex.hints)}: ", style="bold")
+            text.append(ex.hints[i])
+        if last:
+            text.append("\nThat was the last hint. Re-read the lesson (l) or start over with "
+                        f"`d2l-tutor hint {ex.id} --reset`.", style="dim")
+        hints.update(text)
+        self.query_one("#hints-scroll", VerticalScroll).scroll_end(animate=False)
+
+    def action_hint(self) -> None:
+        """Reveal the next hint: the same count as `d2l-tutor hint`, kept in the progress database."""
+        ex = self.exercise
+        if ex is None:
+            self.notify("Open an exercise first.")
+            return
+        try:
+            with Progress(self.workspace.db_path) as progress:
+                already = progress.hints_shown(ex.id)
+                shown = progress.reveal_hint(ex.id, len(ex.hints))
+        except ProgressError as exc:
+            self.notify(str(exc), title="Progress", severity="error", timeout=15)
+            return
+        self.query_one("#main", ContentSwitcher).current = "exercise-view"
+        self.show_hints(ex, shown, last=shown == already)
+        if shown == already:
+            self.notify("That was the last hint.", timeout=3)
+
+    def action_solution(self) -> None:
+        """The reference solution: at once with full marks, otherwise after a confirmation."""
+        ex = self.exercise
+        if ex is None:
+            self.notify("Open an exercise first.")
+            return
+        summary = self.load_summaries().get(ex.id)
+        if summary is not None and summary.best >= ex.points:
+            self.show_solution(ex)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.show_solution(ex)
+
+        self.push_screen(ConfirmScreen("Show the solution before you have full marks? [y/n]"), answered)
+
+    def show_solution(self, ex: Exercise) -> None:
+        try:
+            text = ex.solution_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Cannot read the reference solution {ex.solution_path}: {exc.strerror}.", severity="error")
+            return
+        self.query_one("#solution-title", Label).update(f"Reference solution of {ex.id} (read-only; e goes back to "
+                                                        "your file)")
+        solution = self.query_one("#solution", TextArea)
+        solution.load_text(text)
+        self.query_one("#main", ContentSwitcher).current = "solution-view"
+        solution.focus()  # never leave the focus in the hidden editor, where keys would type
+
+    # Watching the exercise file for edits made elsewhere
+
+    def poll_file(self) -> None:
+        """Every WATCH_INTERVAL: compare the file's mtime and size; act once a change has settled."""
+        ex = self.exercise
+        if ex is None:
+            return
+        stamp = file_stamp(self.workspace.file_for(ex))
+        now = time.monotonic()
+        if stamp != self.seen_stamp:
+            self.seen_stamp, self.changed_at = stamp, now
+            return
+        if self.changed_at is None or now - self.changed_at < self.WATCH_SETTLE:
+            return
+        self.changed_at = None
+        if stamp is None or stamp == self.known_stamp:
+            return  # the file is gone (grading says so), or it is back to what the editor holds
+        self.file_changed_on_disk(ex)
+
+    def file_changed_on_disk(self, ex: Exercise) -> None:
+        path = self.workspace.file_for(ex)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.notify(f"{path} changed but cannot be read: {exc}.", severity="warning")
+            return
+        editor_text = self.query_one("#editor", TextArea).text
+        if self.dirty and text != editor_text:  # never overwrite the learner's unsaved edits
+            self.disk_changed = True
+            self.notify(f"{ex.filename} changed on disk, but you have unsaved edits here. Press ctrl+s to "
+                        "save yours over it, or r to reload the file (your edits here are lost).",
+                        title="File changed", severity="warning", timeout=20)
+            return
+        self.known_stamp = self.seen_stamp
+        if text == self.saved_text:
+            return  # touched, not changed
+        if text != editor_text:
+            self.load_into_editor(text)
+        else:
+            self.saved_text = text
+        self.request_grading()
+
+    def load_into_editor(self, text: str) -> None:
+        editor = self.query_one("#editor", TextArea)
+        cursor = editor.cursor_location
+        self.saved_text = text
+        editor.load_text(text)
+        try:
+            editor.move_cursor(cursor)
+        except Exception:  # noqa: BLE001 - the old position may not exist in the new text
+            pass
+
+    def request_grading(self) -> None:
+        """Grade now, or once more after the grading that is running now."""
+        if self.cancel_event is not None:
+            self.regrade_queued = True
+        else:
+            self.start_grading()
+
+    def action_reload(self) -> None:
+        """Load the file from disk into the editor, dropping unsaved edits; regrade when it had changed."""
+        ex = self.exercise
+        if ex is None:
+            self.notify("Open an exercise first.")
+            return
+        path = self.workspace.file_for(ex)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.notify(f"Cannot read {path}: {exc}.", severity="error")
+            return
+        changed = text != self.saved_text or self.disk_changed
+        self.known_stamp = self.seen_stamp = file_stamp(path)
+        self.changed_at, self.disk_changed = None, False
+        self.load_into_editor(text)
+        self.query_one("#main", ContentSwitcher).current = "exercise-view"
+        self.notify(f"Reloaded {ex.filename} from disk.", timeout=2)
+        if changed:
+            self.request_grading()
 
     def on_unmount(self) -> None:
         if self.cancel_event is not None:
