@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from tests.test_engine import CORRECT
 from tutor.engine.results import CRASHED, GRADED, MEMORY, TIMEOUT
 from tutor.engine.runner import CANCELLED, grade
 from tutor.engine.warm import WarmGrader
@@ -16,14 +17,7 @@ from tutor.engine.warm import WarmGrader
 LOOP = "import torch\n\ndef corr2d(X, K):\n    while True:\n        pass\n"
 EXIT = "import os\nimport torch\n\ndef corr2d(X, K):\n    os._exit(0)\n"
 SEGFAULT = "import ctypes\nimport torch\n\ndef corr2d(X, K):\n    ctypes.string_at(0)\n"
-CORRECT_BODY = """
-    h, w = K.shape
-    Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=X.dtype, device=X.device)
-    for i in range(Y.shape[0]):
-        for j in range(Y.shape[1]):
-            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
-    return Y
-"""
+CORRECT_BODY = CORRECT.split("def corr2d(X, K):\n", 1)[1]  # the body of a correct corr2d
 SETS_MARKER = "import torch\n\ntorch.__dict__['_d2l_marker'] = 1\n\ndef corr2d(X, K):\n" + CORRECT_BODY
 # Correct only when no earlier run's marker leaked into this process.
 CHECKS_MARKER = ("import torch\n\ndef corr2d(X, K):\n    if '_d2l_marker' in torch.__dict__:\n        return X * 0\n"
