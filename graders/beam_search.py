@@ -594,7 +594,7 @@ def reference_bleu():
 
 
 @grader.smoke("beam search beats greedy decoding on a trained toy translator", points=3,
-              metric="mean BLEU (beam 4) minus greedy", goal="min", threshold=0.15, budget=12)
+              metric="mean BLEU (beam 4) minus greedy", goal="min", threshold=0.15, budget=12, plot="advantage")
 def beats_greedy(ctx):
     """Trains a GRU encoder-decoder (150 Adam steps) on a toy translation task where greedy decoding falls into a
     trap on half of the sentences, then decodes 32 test sentences with your beam_search (beam_size 4, default
@@ -645,6 +645,7 @@ def beats_greedy(ctx):
         beam_total += bleu(words(got[0][0]), label, 2)
         greedy_total += bleu(words(g), label, 2)
         reference_total += bleu(words(expected[0][0]), label, 2)
-        ctx.step(steps + i + 1, beam_bleu=beam_total / (i + 1), greedy_bleu=greedy_total / (i + 1))
+        ctx.step(steps + i + 1, beam_bleu=beam_total / (i + 1), greedy_bleu=greedy_total / (i + 1),
+                 advantage=(beam_total - greedy_total) / (i + 1))
     n = len(test_src)
     return {"value": (beam_total - greedy_total) / n, "reference": (reference_total - greedy_total) / n}

@@ -111,7 +111,7 @@ def device(ctx):
 
 
 @grader.smoke("learns the edge-detection kernel [1, -1] by gradient descent", points=3,
-              metric="max |K - [1, -1]|", goal="max", threshold=0.05, budget=15)
+              metric="max |K - [1, -1]|", goal="max", threshold=0.05, budget=15, plot="error")
 def learn_edge_kernel(ctx):
     """The course's experiment: recover K = [[1, -1]] from X and Y = corr2d(X, K) with your corr2d."""
     corr2d = ctx.fn("corr2d")

@@ -270,7 +270,7 @@ class DropoutMLP(torch.nn.Module):
 
 
 @grader.smoke("an MLP with your dropout learns a synthetic classification task", points=3,
-              metric="test accuracy", goal="min", threshold=0.85, budget=15)
+              metric="test accuracy", goal="min", threshold=0.85, budget=15, plot="accuracy")
 def mlp_learns(ctx):
     """The course's MLP (dropout 0.2 after the first hidden layer, 0.5 after the second), trained with Adam on
     points labelled by which of three rings they fall in, evaluated without dropout on fresh points."""

@@ -646,7 +646,7 @@ def train_classifier(ctx, attention, attend, data, report):
         net.train()
         return acc
 
-    acc = 0.5
+    acc = None  # measured every 20 steps; until then only the loss is reported (0.5 would look like a measurement)
     for step, (tokens, valid_lens, labels) in enumerate(train, start=1):
         loss = loss_fn(net(tokens, valid_lens), labels)
         optimizer.zero_grad()
@@ -654,13 +654,15 @@ def train_classifier(ctx, attention, attend, data, report):
         optimizer.step()
         if step % 20 == 0:
             acc = accuracy()
-        if report:
+        if report and acc is None:
+            ctx.step(step, loss=loss.item())
+        elif report:
             ctx.step(step, loss=loss.item(), accuracy=acc)
     return accuracy()
 
 
 @grader.smoke("a one-block Transformer encoder with your attention learns a counting task", points=3,
-              metric="test accuracy", goal="min", threshold=0.97, budget=12)
+              metric="test accuracy", goal="min", threshold=0.97, budget=12, plot="accuracy")
 def encoder_learns(ctx):
     """Padded sequences of random tokens; is token A more frequent than token B among the real ones? The [CLS]
     token's output must count them through your MultiHeadAttention (4 heads, dropout 0.1), masking the padding.

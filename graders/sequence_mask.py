@@ -306,7 +306,7 @@ class Tagger(nn.Module):
 
 
 @grader.smoke("a padded sequence-labelling model trains with your loss", points=3,
-              metric="accuracy on valid steps", goal="min", threshold=0.9, budget=15)
+              metric="accuracy on valid steps", goal="min", threshold=0.9, budget=15, plot="accuracy")
 def tagger_trains(ctx):
     """A small tagger trained with Adam on loss(pred, tags, valid_len).sum(); the padded steps' tags are
     misleading, and the gradient reaching the padded steps' scores must be exactly zero."""

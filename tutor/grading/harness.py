@@ -36,13 +36,15 @@ class TestSpec:
     goal: str = ""          # "min": the metric must reach at least threshold; "max": at most threshold
     threshold: float = 0.0
     budget: float = 0.0     # smoke-checks: seconds of training allowed
+    plot: str = ""          # smoke-checks: the ctx.step metric that is the graded metric (the threshold applies to it)
 
     __test__ = False
 
     def plan(self) -> dict:
         data = {"name": self.name, "points": self.points, "kind": self.kind, "description": self.description}
         if self.kind == "smoke":
-            data.update(metric=self.metric, goal=self.goal, threshold=self.threshold, budget=self.budget)
+            data.update(metric=self.metric, goal=self.goal, threshold=self.threshold, budget=self.budget,
+                        plot=self.plot)
         return data
 
 
@@ -63,14 +65,16 @@ class Grader:
         return register
 
     def smoke(self, name: str, points: float, *, metric: str, goal: str, threshold: float, budget: float,
-              description: str = ""):
+              description: str = "", plot: str = ""):
+        """`plot` names the ctx.step metric that measures the graded metric, so a plot can draw the threshold on
+        its curve; leave it empty when no per-step metric is that quantity."""
         if goal not in ("min", "max"):
             raise ValueError("goal is 'min' (metric >= threshold) or 'max' (metric <= threshold)")
 
         def register(func):
             self._add(TestSpec(name=name, points=points, func=func, kind="smoke",
                                description=description or (func.__doc__ or "").strip(),
-                               metric=metric, goal=goal, threshold=threshold, budget=budget))
+                               metric=metric, goal=goal, threshold=threshold, budget=budget, plot=plot))
             return func
         return register
 
