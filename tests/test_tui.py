@@ -64,7 +64,7 @@ async def grade_and_wait(pilot):
 @run_async
 async def test_tree_lists_every_exercise(ws):
     course = load_course()
-    async with TutorApp(ws).run_test(size=SIZE) as pilot:
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
         labels = [str(n.label) for n in tree_nodes(pilot.app) if n.data in course.exercises]
         assert [label.split()[1] for label in labels] == [ex.id for ex in course.exercises]
         assert all(label.startswith("·") for label in labels)
@@ -73,17 +73,25 @@ async def test_tree_lists_every_exercise(ws):
 @run_async
 async def test_selecting_a_lesson_shows_its_markdown(ws):
     lesson = load_course().lesson("corr2d")
-    async with TutorApp(ws).run_test(size=SIZE) as pilot:
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
         await select(pilot, lambda d: d == lesson)
         assert pilot.app.query_one("#main", ContentSwitcher).current == "lesson-view"
-        assert pilot.app.query_one("#lesson", Markdown).source == lesson.path.read_text(encoding="utf-8")
+        source = pilot.app.query_one("#lesson", Markdown).source
+        assert source.startswith(lesson.path.read_text(encoding="utf-8"))
+        assert "[corr2d: 2-D cross-correlation](exercise:corr2d)" in source
+        # The link opens the exercise, like e does from the lesson.
+        pilot.app.query_one("#lesson", Markdown).post_message(
+            Markdown.LinkClicked(pilot.app.query_one("#lesson", Markdown), "exercise:corr2d"))
+        await pilot.pause()
+        assert pilot.app.query_one("#main", ContentSwitcher).current == "exercise-view"
+        assert pilot.app.exercise.id == "corr2d"
 
 
 @run_async
 async def test_selecting_an_exercise_opens_the_file_and_ctrl_s_saves(ws):
     ex = load_course().exercise("corr2d")
     path = ws.file_for(ex)
-    async with TutorApp(ws).run_test(size=SIZE) as pilot:
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
         await select(pilot, lambda d: d == ex)
         editor = pilot.app.query_one("#editor", TextArea)
         assert pilot.app.query_one("#main", ContentSwitcher).current == "exercise-view"
@@ -138,7 +146,7 @@ async def test_a_failing_worker_is_shown_and_the_app_keeps_running(ws, monkeypat
 
     monkeypatch.setattr("tutor.tui.app.grade", broken)
     ex = load_course().exercise("corr2d")
-    async with TutorApp(ws).run_test(size=SIZE, notifications=True) as pilot:
+    async with TutorApp(ws, warm=False).run_test(size=SIZE, notifications=True) as pilot:
         await select(pilot, lambda d: d == ex)
         await grade_and_wait(pilot)
         assert "the engine broke" in results_text(pilot.app)
@@ -172,7 +180,7 @@ def hints_text(app) -> str:
 async def test_h_reveals_hints_one_by_one_and_shares_the_count_with_the_cli(ws):
     ex = load_course().exercise("corr2d")
     n = len(ex.hints)
-    async with TutorApp(ws).run_test(size=SIZE, notifications=True) as pilot:
+    async with TutorApp(ws, warm=False).run_test(size=SIZE, notifications=True) as pilot:
         await select(pilot, lambda d: d == ex)
         assert "Hint 1" not in hints_text(pilot.app)
         await pilot.press("escape", "h", "h")
@@ -186,7 +194,7 @@ async def test_h_reveals_hints_one_by_one_and_shares_the_count_with_the_cli(ws):
         assert any("last hint" in note.message for note in pilot.app._notifications)
     with Progress(ws.db_path) as progress:
         assert progress.hints_shown("corr2d") == n
-    async with TutorApp(ws).run_test(size=SIZE) as pilot:  # a new session shows what was revealed
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:  # a new session shows what was revealed
         await select(pilot, lambda d: d == ex)
         assert f"Hint {n} of {n}" in hints_text(pilot.app)
 
@@ -197,7 +205,7 @@ async def test_solution_needs_a_confirmation_before_full_marks(ws):
 
     ex = load_course().exercise("corr2d")
     solution = ex.solution_path.read_text(encoding="utf-8")
-    async with TutorApp(ws).run_test(size=SIZE) as pilot:
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
         await select(pilot, lambda d: d == ex)
         switcher = pilot.app.query_one("#main", ContentSwitcher)
         await pilot.press("escape", "s")
@@ -229,7 +237,7 @@ async def test_solution_is_shown_at_once_with_full_marks(ws):
     with Progress(ws.db_path) as progress:
         progress.record(GradeResult(exercise="corr2d", file="x", status=GRADED,
                                     tests=[TestResult(name="t", passed=True, earned=ex.points, points=ex.points)]))
-    async with TutorApp(ws).run_test(size=SIZE) as pilot:
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
         await select(pilot, lambda d: d == ex)
         await pilot.press("escape", "s")
         await pilot.pause()
@@ -271,7 +279,7 @@ async def test_an_edit_elsewhere_never_overwrites_unsaved_edits(ws, monkeypatch)
     ex = load_course().exercise("corr2d")
     path = ws.file_for(ex)
     elsewhere = "# written elsewhere\n" + path.read_text(encoding="utf-8")
-    async with TutorApp(ws).run_test(size=SIZE, notifications=True) as pilot:
+    async with TutorApp(ws, warm=False).run_test(size=SIZE, notifications=True) as pilot:
         await select(pilot, lambda d: d == ex)
         editor = pilot.app.query_one("#editor", TextArea)
         editor.move_cursor((0, 0))
@@ -286,3 +294,283 @@ async def test_an_edit_elsewhere_never_overwrites_unsaved_edits(ws, monkeypatch)
         assert editor.text == elsewhere and not pilot.app.dirty
         await pilot.app.workers.wait_for_complete()
         assert graded == [elsewhere]
+
+
+# Keys, views and the command palette
+
+@run_async
+async def test_letters_type_in_the_editor_and_escape_makes_them_commands(ws, monkeypatch):
+    graded = []
+    monkeypatch.setattr(TutorApp, "start_grading", lambda self: graded.append(self.exercise.id))
+    ex = load_course().exercise("corr2d")
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
+        await select(pilot, lambda d: d == ex)
+        editor = pilot.app.query_one("#editor", TextArea)
+        editor.move_cursor((0, 0))
+        await pilot.press("g", "h", "q", "t")
+        assert editor.text.startswith("ghqt") and graded == [] and pilot.app.is_running
+        assert pilot.app.query_one("#main", ContentSwitcher).current == "exercise-view"
+        await pilot.press("ctrl+g")  # ctrl keys work while typing: the edit is saved, then graded
+        assert graded == ["corr2d"] and ws.file_for(ex).read_text(encoding="utf-8").startswith("ghqt")
+        await pilot.press("escape")
+        assert pilot.app.query_one("#course", Tree).has_focus
+        await pilot.press("g")
+        assert graded == ["corr2d", "corr2d"]
+
+
+@run_async
+async def test_command_palette_jumps_to_an_exercise_and_a_lesson(ws):
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"beam_sea")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert pilot.app.exercise is not None and pilot.app.exercise.id == "beam_search"
+        assert pilot.app.query_one("#main", ContentSwitcher).current == "exercise-view"
+        assert pilot.app.query_one("#course", Tree).cursor_node.data.id == "beam_search"
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"lesson: dropout")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert pilot.app.query_one("#main", ContentSwitcher).current == "lesson-view"
+        assert pilot.app.shown_lesson == load_course().lesson("dropout")
+
+
+@run_async
+async def test_task_view_shows_the_stubs_docstrings_even_when_the_file_lost_them(ws):
+    ex = load_course().exercise("corr2d")
+    ws.file_for(ex).write_text("def corr2d(X, K):\n    pass\n", encoding="utf-8")
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
+        await select(pilot, lambda d: d == load_course().lesson("corr2d"))
+        await pilot.press("t")  # from the lesson: the lesson's exercise
+        assert pilot.app.query_one("#main", ContentSwitcher).current == "task-view"
+        source = pilot.app.query_one("#task", Markdown).source
+        assert "## `def corr2d(X, K)`" in source and "Return the 2-D cross-correlation of X" in source
+        await pilot.press("e")
+        assert pilot.app.query_one("#main", ContentSwitcher).current == "exercise-view"
+        assert pilot.app.exercise == ex
+
+
+@run_async
+async def test_quitting_with_unsaved_edits_asks_first(ws):
+    from tutor.tui.app import QuitScreen
+
+    ex = load_course().exercise("corr2d")
+    path = ws.file_for(ex)
+    stub = path.read_text(encoding="utf-8")
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
+        await select(pilot, lambda d: d == ex)
+        pilot.app.query_one("#editor", TextArea).insert("# mine\n", (0, 0))
+        await pilot.press("escape", "q")
+        assert isinstance(pilot.app.screen, QuitScreen) and pilot.app.is_running
+        await pilot.press("escape")  # stay
+        assert not isinstance(pilot.app.screen, QuitScreen) and pilot.app.is_running and pilot.app.dirty
+        await pilot.press("q", "s")  # save and quit
+        await pilot.pause()
+        assert not pilot.app.is_running
+    assert path.read_text(encoding="utf-8") == "# mine\n" + stub
+
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
+        await select(pilot, lambda d: d == ex)
+        pilot.app.query_one("#editor", TextArea).insert("# dropped\n", (0, 0))
+        await pilot.press("escape", "q", "d")  # quit without saving
+        await pilot.pause()
+        assert not pilot.app.is_running
+    assert path.read_text(encoding="utf-8") == "# mine\n" + stub
+
+
+@run_async
+async def test_progress_view_shows_best_scores_and_the_history(ws):
+    from tutor.engine.results import GRADED, GradeResult, TestResult
+
+    with Progress(ws.db_path) as progress:
+        for earned in (3, 12):
+            progress.record(GradeResult(exercise="corr2d", file="x", status=GRADED, duration=1.25,
+                                        tests=[TestResult(name="a", passed=earned == 12, earned=earned, points=12)]))
+        progress.reveal_hint("corr2d", 4)
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        assert pilot.app.query_one("#main", ContentSwitcher).current == "progress-view"
+        summary = pilot.app.query_one("#summary-table")
+        row = summary.get_row("corr2d")
+        assert str(row[1]) == "12/12" and row[2] == "2" and row[3] == "1/4"
+        assert str(summary.get_row("gru")[1]) == "not started"
+        assert "12/84 points, 1 of 7 exercises" in str(pilot.app.query_one("#progress-title").content)
+        summary.move_cursor(row=summary.get_row_index("corr2d"))
+        await pilot.press("enter")  # that exercise's history, newest first
+        await pilot.pause()
+        history = pilot.app.query_one("#history-table")
+        assert history.row_count == 2
+        assert [str(history.get_row_at(i)[1]) for i in range(2)] == ["12/12", "3/12"]
+        assert "a" in str(history.get_row_at(1)[6]) and "none" in str(history.get_row_at(0)[6])
+        assert "12/84 points" in str(pilot.app.query_one("#overall-label").content)
+
+
+@run_async
+async def test_narrow_terminal_keeps_everything_reachable(ws):
+    ex = load_course().exercise("corr2d")
+    async with TutorApp(ws, warm=False).run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert pilot.app.screen.has_class("-narrow")
+        sidebar = pilot.app.query_one("#sidebar")
+        assert sidebar.outer_size.width == 26
+        await select(pilot, lambda d: d == ex)
+        assert pilot.app.query_one("#editor").size.height >= 5
+        await pilot.press("escape", "b")  # hide the tree for a wider editor
+        assert not sidebar.display
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert pilot.app.screen.has_class("-wide")
+        await pilot.press("b")
+        await pilot.pause()
+        assert sidebar.display and sidebar.outer_size.width == 38
+
+
+# Bad input: the app says what happened and stays usable
+
+@run_async
+async def test_a_file_that_is_not_utf8_is_refused_with_a_reason(ws):
+    ex = load_course().exercise("corr2d")
+    ws.file_for(ex).write_bytes(b"def corr2d(X, K):\n    return '\xff'\n")
+    async with TutorApp(ws, warm=False).run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, lambda d: d == ex)
+        assert pilot.app.exercise is None
+        assert any("is not UTF-8 text" in n.message and "d2l-tutor reset corr2d" in n.message
+                   for n in pilot.app._notifications)
+        await select(pilot, lambda d: d == load_course().exercise("gru"))
+        assert pilot.app.exercise.id == "gru"
+
+
+@run_async
+async def test_a_deleted_workspace_is_reported_and_ctrl_s_recreates_it(ws):
+    import shutil
+
+    ex = load_course().exercise("corr2d")
+    async with TutorApp(ws, warm=False).run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, lambda d: d == ex)
+        pilot.app.query_one("#editor", TextArea).insert("# keep me\n", (0, 0))
+        shutil.rmtree(ws.root)
+        assert await wait_until(pilot, lambda: any("was deleted or moved" in n.message
+                                                   for n in pilot.app._notifications), timeout=5)
+        await pilot.press("ctrl+s")
+        assert ws.file_for(ex).read_text(encoding="utf-8").startswith("# keep me\n")
+        assert ws.file_for(load_course().exercise("gru")).is_file() and ws.db_path.parent.is_dir()
+        assert pilot.app.is_running
+
+
+@run_async
+async def test_external_editor_is_explained_when_it_cannot_run(ws, monkeypatch):
+    ex = load_course().exercise("corr2d")
+    monkeypatch.delenv("VISUAL", raising=False)
+    async with TutorApp(ws, warm=False).run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, lambda d: d == ex)
+        monkeypatch.delenv("EDITOR", raising=False)
+        await pilot.press("escape", "o")
+        assert any("Set $EDITOR" in n.message for n in pilot.app._notifications)
+        monkeypatch.setenv("EDITOR", "no-such-editor-d2l --wait")
+        await pilot.press("o")
+        assert any("'no-such-editor-d2l --wait', which is not a command" in n.message
+                   for n in pilot.app._notifications)
+        monkeypatch.setenv("EDITOR", "true")
+        await pilot.press("o")  # headless: the app cannot hand over the terminal, and says so
+        assert any("cannot hand the screen" in n.message for n in pilot.app._notifications)
+        assert pilot.app.is_running
+
+
+@run_async
+async def test_broken_learner_files_are_graded_and_the_app_keeps_running(ws):
+    ex = load_course().exercise("corr2d")
+    async with TutorApp(ws, device="cpu").run_test(size=SIZE) as pilot:
+        await select(pilot, lambda d: d == ex)
+        pilot.app.query_one("#editor", TextArea).load_text("def corr2d(X, K)\n    return X\n")
+        await grade_and_wait(pilot)
+        assert "0/12" in results_text(pilot.app) and "SyntaxError" in results_text(pilot.app)
+        pilot.app.query_one("#editor", TextArea).load_text("import os\n\ndef corr2d(X, K):\n    os._exit(3)\n")
+        await grade_and_wait(pilot)
+        assert "0/12" in results_text(pilot.app) and "exit code 3" in results_text(pilot.app)
+        assert pilot.app.is_running and pilot.app.cancel_event is None
+
+
+# The smoke-check's live plot, and cancelling it
+
+@run_async
+async def test_smoke_check_is_plotted_against_its_threshold(ws):
+    ex = load_course().exercise("corr2d")
+    ws.file_for(ex).write_text(ex.solution_path.read_text(encoding="utf-8"), encoding="utf-8")
+    async with TutorApp(ws, device="cpu").run_test(size=SIZE) as pilot:
+        await select(pilot, lambda d: d == ex)
+        await grade_and_wait(pilot)
+        plot = pilot.app.query_one("#plot")
+        assert "12/12" in results_text(pilot.app)
+        assert plot.display and plot.shown == ["error"] and plot.threshold_line == 0.05
+        assert plot.series["error"][0] == [float(s) for s in range(1, 61)]
+        assert plot.passed is True
+
+
+@run_async
+async def test_cancel_a_running_smoke_check(ws):
+    ex = load_course().exercise("dropout")
+    ws.file_for(ex).write_text(ex.solution_path.read_text(encoding="utf-8"), encoding="utf-8")
+    async with TutorApp(ws, device="cpu").run_test(size=SIZE) as pilot:
+        await select(pilot, lambda d: d == ex)
+        await pilot.press("escape", "g")
+        plot = pilot.app.query_one("#plot")
+        assert await wait_for(pilot, lambda: plot.display and plot.series.get("loss")), results_text(pilot.app)
+        await pilot.press("c")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "cancelled" in results_text(pilot.app) and pilot.app.cancel_event is None
+        steps = len(plot.series["loss"][0])
+        assert 0 < steps < 400
+    with Progress(ws.db_path) as progress:
+        assert progress.summaries() == {}
+
+
+async def wait_for(pilot, condition, timeout=60.0):
+    """Like wait_until, without waiting for the workers (they are still running)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if condition():
+            return True
+        await pilot.pause(0.05)
+    return condition()
+
+
+# Start-up: no workspace, and an exercise named on the command line
+
+@run_async
+async def test_without_a_workspace_the_app_offers_to_create_one(tmp_path):
+    from tutor.tui.app import SetupScreen
+
+    proposed = tmp_path / "d2l-workspace"
+    async with TutorApp(None, warm=False, searched=tmp_path, proposed=proposed).run_test(
+            size=SIZE, notifications=True) as pilot:
+        assert isinstance(pilot.app.screen, SetupScreen)
+        text = " ".join(str(label.content) for label in pilot.app.screen.query("Label"))
+        assert str(tmp_path) in text and f"Create one at {proposed}?" in text
+        await pilot.press("y")
+        await pilot.pause()
+        assert (proposed / ".d2l-tutor").is_dir() and (proposed / "corr2d.py").is_file()
+        assert pilot.app.workspace.root == proposed.resolve()
+        await select(pilot, lambda d: d == load_course().exercise("corr2d"))
+        assert pilot.app.exercise.id == "corr2d"
+
+    async with TutorApp(None, warm=False, searched=tmp_path, proposed=tmp_path / "other").run_test(
+            size=SIZE) as pilot:
+        await pilot.press("n")
+        await pilot.pause()
+        assert not pilot.app.is_running
+    assert not (tmp_path / "other").exists()
+
+
+@run_async
+async def test_start_opens_the_named_exercise(ws):
+    ex = load_course().exercise("bleu")
+    async with TutorApp(ws, warm=False, start=ex).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert pilot.app.exercise == ex
+        assert pilot.app.query_one("#course", Tree).cursor_node.data == ex

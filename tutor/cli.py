@@ -86,22 +86,18 @@ def is_interactive() -> bool:
 
 @app.callback()
 def main_callback(ctx: typer.Context) -> None:
-    """With no command: open the full-screen tutor in a terminal inside a workspace, else print this help."""
+    """With no command: open the full-screen tutor in a terminal (it offers to create a workspace if there is none
+    here), else print this help."""
     if ctx.invoked_subcommand is not None or ctx.resilient_parsing:
         return
-    interactive = is_interactive()
-    ws = None
-    if interactive:
+    if is_interactive():
         try:
             ws = find_workspace()
         except WorkspaceError:
             ws = None
-    if ws is not None:
         launch_tui(ws)
         raise typer.Exit(EXIT_OK)
     typer.echo(ctx.get_help())
-    if interactive:
-        typer.echo("\nNo workspace here: run `d2l-tutor init` to create one, then `d2l-tutor` inside it.")
     raise typer.Exit(EXIT_OK)
 
 
@@ -410,24 +406,46 @@ def check(
 
 
 @app.command()
-def tui(workspace: WorkspaceOpt = None) -> None:
+def tui(
+    exercise: Annotated[Optional[str], typer.Argument(help="Open this exercise at once.", show_default=False)] = None,
+    workspace: WorkspaceOpt = None,
+    device: Annotated[str, typer.Option(help="Where grading runs: auto (cuda when available), cpu or cuda.")] = "auto",
+    cold: Annotated[bool, typer.Option("--cold", help="Start a new grading process for every run instead of "
+                                       "forking a warm one (slower; for debugging).")] = False,
+) -> None:
     """The full-screen tutor: lessons, an editor for your exercise files, and grading with live results."""
-    launch_tui(workspace_or_exit(workspace))
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise fail(f"--device must be auto, cpu or cuda, not {device!r}.", EXIT_USAGE)
+    start = exercise_or_exit(course(), exercise) if exercise else None
+    ws = None
+    if workspace is not None or not is_interactive():
+        ws = workspace_or_exit(workspace)  # an explicit folder must be a workspace; no terminal: no question to ask
+    else:
+        try:
+            ws = find_workspace()
+        except WorkspaceError:
+            ws = None  # the app offers to create one
+    launch_tui(ws, start=start, device=device, warm=not cold)
 
 
-def launch_tui(ws: Workspace) -> None:
-    """Open the full-screen tutor on a workspace (imports textual only now)."""
-    try:
-        with open_progress(ws) as db:
-            db.summaries()  # fail early, before the screen opens, on a damaged database
-    except ProgressError as exc:
-        raise fail(str(exc), EXIT_WORKSPACE) from None
+def launch_tui(ws: Optional[Workspace], *, start: Optional[Exercise] = None, device: str = "auto",
+               warm: bool = True) -> None:
+    """Open the full-screen tutor on a workspace, or on an offer to create one (imports textual only now)."""
+    if ws is not None:
+        try:
+            with open_progress(ws) as db:
+                db.summaries()  # fail early, before the screen opens, on a damaged database
+        except ProgressError as exc:
+            raise fail(str(exc), EXIT_WORKSPACE) from None
     try:
         from tutor.tui.app import TutorApp
     except ImportError as exc:
         raise fail(f"the full-screen tutor needs textual ({exc}); install it with `pip install textual`. "
                    "Every other command works without it.", EXIT_INTERNAL) from None
-    TutorApp(ws, course=course()).run()
+    app_ = TutorApp(ws, course=course(), device=device, warm=warm, start=start)
+    app_.run()
+    if app_.return_code:
+        raise typer.Exit(app_.return_code)
 
 
 def main() -> None:

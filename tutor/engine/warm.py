@@ -174,13 +174,16 @@ class WarmGrader:
         self._ready = False
 
     def _stop_zygote(self) -> None:
+        # A ready zygote exits when its end of the socket reads EOF; one still importing torch does not read the
+        # socket yet, and holds nothing worth waiting for: it is killed at once.
+        patience = 2.0 if self._ready else 0.0
         if self._sock is not None:
-            self._sock.close()  # the zygote exits when its end of the socket reads EOF
+            self._sock.close()
             self._sock = None
         self._ready = False
         if self._proc is not None:
             try:
-                self._proc.wait(timeout=2)
+                self._proc.wait(timeout=patience)
             except subprocess.TimeoutExpired:
                 try:
                     os.killpg(self._proc.pid, signal.SIGKILL)

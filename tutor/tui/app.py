@@ -1,40 +1,49 @@
-"""The d2l-tutor TUI: course tree on the left; the lesson or the exercise editor with its results on the right.
+"""The d2l-tutor TUI: the course tree on the left; a lesson, a task, the exercise editor with its results, the
+reference solution or the progress tables on the right.
 
-Grading runs `tutor.engine.runner.grade` in a thread worker; the engine itself starts a child process, so
-this process never imports torch. Events from the child are shown live but are provisional: the panel is
-redrawn from the parent's GradeResult (the verdict) when the run ends.
+Grading runs in a thread worker. It goes through a warm zygote (tutor.engine.warm) that imported torch at start-up
+and forks a fresh child per run, or through the cold engine (tutor.engine.runner.grade) when the zygote cannot
+start; either way this process never imports torch. Events from the child are shown live but are provisional: the
+panel is redrawn from the parent's GradeResult (the verdict) when the run ends.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
-from textual.app import App, ComposeResult
+from textual import events, work
+from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import ContentSwitcher, Footer, Header, Label, Markdown, Static, TextArea, Tree
+from textual.widgets import ContentSwitcher, Footer, Header, Label, Markdown, ProgressBar, Static, TextArea, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker, WorkerState
 
-from tutor.engine.results import DEVICE_UNAVAILABLE, ENGINE_ERROR, GRADED, GradeResult
+from tutor.engine.results import DEVICE_UNAVAILABLE, ENGINE_ERROR, GradeResult
 from tutor.engine.runner import CANCELLED, grade
+from tutor.engine.warm import WarmGrader
 from tutor.manifest import Course, Exercise, Lesson, load_course
 from tutor.progress import Progress, ProgressError, Summary
-from tutor.render import STUB_MARK
-from tutor.workspace import Workspace
+from tutor.tui.commands import CourseCommands
+from tutor.tui.plot import SmokePlot
+from tutor.tui.progress_view import ProgressView
+from tutor.tui.results import ResultsPanel, points
+from tutor.tui.screens import ConfirmScreen, QuitScreen, SetupScreen
+from tutor.tui.task import task_markdown
+from tutor.workspace import DEFAULT_DIR, Workspace, WorkspaceError, init_workspace
 
 NOT_STARTED, ATTEMPTED, FULL_MARKS = "·", "◐", "✓"
 NOT_RECORDED = {CANCELLED, ENGINE_ERROR, DEVICE_UNAVAILABLE}  # runs that say nothing about the learner's code
+EXERCISE_LINK = "exercise:"
 
-
-def points(x: float) -> str:
-    return f"{x:g}"
+__all__ = ["ConfirmScreen", "QuitScreen", "SetupScreen", "TutorApp"]
 
 
 def exercise_label(ex: Exercise, summary: Summary | None) -> Text:
@@ -55,101 +64,20 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-class ResultsPanel(Static):
-    """Live test results while grading, then the final verdict."""
-
-    def __init__(self, **kwargs):
-        super().__init__("Press g to grade this exercise.", **kwargs)
-        self.text = Text()
-        self.planned = 0
-        self.finished = 0
-        self.status_line = ""
-
-    def _show(self) -> None:
-        text = self.text.copy()
-        if self.status_line:
-            text.append(f"\n{self.status_line}", style="dim")
-        self.update(text)
-
-    def start(self, ex: Exercise) -> None:
-        self.text = Text(f"Grading {ex.id}...", style="bold")
-        self.planned = self.finished = 0
-        self.status_line = "starting the grader"
-        self._show()
-
-    def on_engine_event(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind == "plan":
-            self.planned = len(event.get("tests", []))
-            self.status_line = f"0/{self.planned} tests done on {event.get('device', 'cpu')}"
-        elif kind == "test_started":
-            self.status_line = f"{self.finished}/{self.planned} tests done; running {event.get('name')}"
-        elif kind == "smoke_step":
-            metrics = ", ".join(f"{k} {v:.4g}" for k, v in (event.get("metrics") or {}).items()
-                                if isinstance(v, (int, float)))
-            self.status_line = f"smoke-check {event.get('name')} step {event.get('step')}: {metrics}"
-        elif kind == "test_finished":
-            self.finished += 1
-            passed = event.get("passed") is True
-            self.text.append("\n")
-            self.text.append("✓ " if passed else "✗ ", style="green" if passed else "red")
-            self.text.append(f"{event.get('name')}  {points(event.get('earned', 0))}/{points(event.get('points', 0))}")
-            self.status_line = f"{self.finished}/{self.planned} tests done"
-        else:
-            return
-        self._show()
-
-    def finish(self, ex: Exercise, result: GradeResult) -> None:
-        full = result.full_marks
-        style = "bold green" if full else ("bold yellow" if result.score > 0 else "bold red")
-        text = Text.assemble((f"{ex.id}", "bold"), f" · {ex.title}   ",
-                             (f"{points(result.score)}/{points(result.max_score)}", style), " points   ",
-                             (f"{result.duration:.1f} s on {result.device}", "dim"))
-        if result.status != GRADED:
-            text.append(f"\n{result.status}: {result.problem}", style="bold red")
-        shown: set[str] = set()
-        for t in result.tests:
-            text.append("\n")
-            text.append("✓ " if t.passed else "✗ ", style="green" if t.passed else "red")
-            text.append(f"{t.name}  {points(t.earned)}/{points(t.points)}")
-            if t.passed or not t.message:
-                continue
-            key = STUB_MARK if STUB_MARK in t.message else t.message  # an unwritten stub: say it once
-            if key in shown:
-                text.append("\n    (the same problem as above)", style="dim")
-            else:
-                shown.add(key)
-                text.append("\n" + _indent(t.message))
-        if result.output.strip():
-            lines = result.output.rstrip().splitlines()
-            text.append("\nyour code printed:\n", style="bold")
-            text.append(_indent("\n".join(lines[-20:])), style="dim")
-        if full:
-            text.append("\nFull marks. Well done!", style="bold green")
-        self.text, self.status_line = text, ""
-        self._show()
-
-    def failed(self, message: str) -> None:
-        self.text.append(f"\n{message}", style="bold red")
-        self.status_line = ""
-        self._show()
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question: y answers True; n or escape answer False."""
-
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
-
-    def __init__(self, question: str):
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm"):
-            yield Label(self.question, id="confirm-question")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
+def read_text(path: Path) -> str:
+    """The file's text; OSError or UnicodeDecodeError become one ValueError with a sentence a learner can act on."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist (deleted or moved?)") from None
+    except PermissionError:
+        raise ValueError(f"{path} cannot be read: permission denied (check its permissions with `ls -l`)") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder, not a Python file") from None
+    except OSError as exc:
+        raise ValueError(f"{path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8") from None
 
 
 def file_stamp(path: Path) -> tuple[int, int] | None:
@@ -161,37 +89,75 @@ def file_stamp(path: Path) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
-def _indent(message: str) -> str:
-    return "\n".join("    " + line for line in message.splitlines())
+class CodeEditor(TextArea):
+    """The exercise editor. Letters type; escape leaves the editor (to the course tree), where letters are commands.
+
+    Only ctrl+ keys reach the app while typing: ctrl+s saves, ctrl+g grades, ctrl+p opens the command palette.
+    """
+
+    BINDINGS = [
+        Binding("escape", "leave", "Leave editor"),  # _on_key below takes escape first; this shows it in the footer
+        Binding("ctrl+s", "app.save", "Save"),
+        Binding("ctrl+g", "app.grade", "Grade"),
+    ]
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "escape":  # not TextArea's focus_next, which lands on whatever widget comes next
+            event.stop()
+            event.prevent_default()  # also skips the base class's handler
+            self.action_leave()
+            return
+        await super()._on_key(event)
+
+    def action_leave(self) -> None:
+        self.app.query_one("#course", Tree).focus()
 
 
 class TutorApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "d2l-tutor"
+    COMMANDS = App.COMMANDS | {CourseCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
         Binding("g", "grade", "Grade"),
-        Binding("ctrl+g", "grade", "Grade", show=False),  # works while typing in the editor
-        Binding("c,escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+g", "grade", "Grade", show=False),  # the editor shows these two while it has the focus
+        Binding("ctrl+s", "save", "Save", show=False),
+        Binding("c", "cancel", "Cancel"),
+        Binding("h", "hint", "Hint"),
+        Binding("t", "show_task", "Task"),
         Binding("l", "show_lesson", "Lesson"),
         Binding("e", "show_exercise", "Exercise"),
-        Binding("h", "hint", "Hint"),
+        Binding("o", "external_editor", "$EDITOR"),
+        Binding("p", "show_progress", "Progress"),
         Binding("s", "solution", "Solution"),
         Binding("r", "reload", "Reload"),
+        Binding("b", "toggle_sidebar", "Tree"),
+        Binding("question_mark", "toggle_keys", "Keys"),
+        Binding("q", "quit", "Quit"),
     ]
     WATCH_INTERVAL = 0.5  # seconds between two looks at the exercise file's mtime and size
     WATCH_SETTLE = 0.4    # the file must have been stable this long before it is reloaded and regraded
 
-    def __init__(self, workspace: Workspace, *, course: Course | None = None, device: str = "auto"):
+    def __init__(self, workspace: Workspace | None, *, course: Course | None = None, device: str = "auto",
+                 warm: bool = True, start: Exercise | None = None, searched: Path | None = None,
+                 proposed: Path | None = None):
+        """`workspace` None: offer to create one at `proposed` (default ./d2l-workspace), after a search from
+        `searched` (default the current folder) found none. `start`: the exercise to open at once."""
         super().__init__()
         self.workspace = workspace
         self.course = course or load_course()
         self.device = device
+        self.use_warm = warm
+        self.start_at = start
+        self.warm_grader: WarmGrader | None = None
+        self.searched = searched or Path.cwd()
+        self.proposed = proposed or self.searched / DEFAULT_DIR
         self.exercise: Exercise | None = None
+        self.shown_lesson: Lesson | None = None
         self.saved_text = ""
         self.cancel_event: threading.Event | None = None
         self.exercise_nodes: dict[str, TreeNode] = {}
+        self.smoke_tests: dict[str, dict] = {}  # the plan's smoke-checks of the run in progress, by name
         # The watcher: the stamp of the file as the editor last loaded or saved it, the last stamp seen, and
         # when that one was first seen (None when nothing is waiting to settle).
         self.known_stamp: tuple[int, int] | None = None
@@ -199,41 +165,90 @@ class TutorApp(App):
         self.changed_at: float | None = None
         self.disk_changed = False   # the file changed on disk while the editor had unsaved edits
         self.regrade_queued = False  # a change arrived during grading: grade once more when it ends
+        self.workspace_missing = False  # the workspace folder was deleted while the app was open
 
-    # Layout and the course tree
+    # Layout, start-up and the course tree
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal():
-            yield Tree(Text(self.course.title), id="course")
+        with Horizontal(id="body"):
+            with Vertical(id="sidebar"):
+                yield Tree(Text(self.course.title), id="course")
+                yield Label("", id="overall-label")
+                yield ProgressBar(total=sum(ex.points for ex in self.course.exercises), show_eta=False,
+                                  id="overall")
             with ContentSwitcher(initial="lesson-view", id="main"):
                 with VerticalScroll(id="lesson-view"):
-                    yield Markdown("Pick a lesson or an exercise in the tree on the left.", id="lesson")
+                    yield Markdown("Pick a lesson or an exercise in the tree on the left (arrow keys and enter), "
+                                   "or press ctrl+p and type its name.", id="lesson")
+                with VerticalScroll(id="task-view"):
+                    yield Markdown("", id="task")
                 with Vertical(id="exercise-view"):
                     yield Label("", id="exercise-title")
-                    yield TextArea.code_editor("", language="python", id="editor")
+                    yield CodeEditor.code_editor("", language="python", id="editor")
                     with VerticalScroll(id="hints-scroll"):
                         yield Static("", id="hints")
-                    with VerticalScroll(id="results-scroll"):
-                        yield ResultsPanel(id="results")
+                    with Horizontal(id="results-row"):
+                        with VerticalScroll(id="results-scroll"):
+                            yield ResultsPanel(id="results")
+                        yield SmokePlot(id="plot")
                 with Vertical(id="solution-view"):
                     yield Label("", id="solution-title")
                     yield TextArea.code_editor("", language="python", read_only=True, id="solution")
+                yield ProgressView(id="progress-view")
         yield Footer()
 
     def on_mount(self) -> None:
+        tree = self.query_one("#course", Tree)
+        tree.show_root, tree.auto_expand = False, False  # selecting a lesson must not fold its exercises away
+        tree.focus()
+        if self.workspace is None:
+            self.sub_title = "no workspace"
+            self.push_screen(SetupScreen(self.searched, self.proposed), self.setup_answered)
+        else:
+            self.workspace_ready()
+
+    def setup_answered(self, create: bool | None) -> None:
+        if not create:
+            self.exit(message="No workspace was created. Run `d2l-tutor init DIR` to make one where you like.")
+            return
+        try:
+            report = init_workspace(self.proposed, self.course)
+        except WorkspaceError as exc:
+            self.exit(return_code=3, message=f"error: {exc}")
+            return
+        self.workspace = Workspace(report.root)
+        self.notify(f"Created the workspace {report.root}: one file per exercise, yours to edit. Next time, run "
+                    f"d2l-tutor inside it.", title="Workspace created", timeout=10)
+        self.workspace_ready()
+
+    def workspace_ready(self) -> None:
         self.sub_title = str(self.workspace.root)
         summaries = self.load_summaries()
         tree = self.query_one("#course", Tree)
-        tree.show_root, tree.auto_expand = False, False  # selecting a lesson must not fold its exercises away
         for ch in self.course.chapters:
             ch_node = tree.root.add(Text(f"{ch.number}. {ch.title}"), data=ch, expand=True)
             for lesson in ch.lessons:
                 le_node = ch_node.add(Text(lesson.title), data=lesson, expand=True)
                 for ex in lesson.exercises:
                     self.exercise_nodes[ex.id] = le_node.add_leaf(exercise_label(ex, summaries.get(ex.id)), data=ex)
-        tree.focus()
+        self.refresh_overall(summaries)
+        if self.start_at is not None:
+            self.call_after_refresh(self.jump_to, self.start_at)  # once the tree has laid out its lines
         self.set_interval(self.WATCH_INTERVAL, self.poll_file, name="watch")
+        if self.use_warm:
+            self.call_after_refresh(self.start_warm_grader)  # after the first screen: it must not delay it
+
+    def start_warm_grader(self) -> None:
+        """Start the zygote; it imports torch in its own process while the learner reads."""
+        grader = WarmGrader()
+        try:
+            grader.start()
+        except OSError as exc:
+            grader.close()
+            self.notify(f"Grading will start a new process each time ({exc}).", severity="warning")
+            return
+        self.warm_grader = grader
 
     def load_summaries(self) -> dict[str, Summary]:
         try:
@@ -246,6 +261,14 @@ class TutorApp(App):
     def refresh_mark(self, ex: Exercise, summary: Summary | None) -> None:
         self.exercise_nodes[ex.id].set_label(exercise_label(ex, summary))
 
+    def refresh_overall(self, summaries: dict[str, Summary]) -> None:
+        earned = sum(min(s.best, ex.points) for ex in self.course.exercises if (s := summaries.get(ex.id)))
+        total = sum(ex.points for ex in self.course.exercises)
+        done = sum(1 for ex in self.course.exercises if (s := summaries.get(ex.id)) and s.best >= ex.points)
+        self.query_one("#overall", ProgressBar).update(progress=earned)
+        self.query_one("#overall-label", Label).update(
+            f"{points(earned)}/{total} points · {done}/{len(self.course.exercises)} done")
+
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         data = event.node.data
         if isinstance(data, Lesson):
@@ -253,37 +276,96 @@ class TutorApp(App):
         elif isinstance(data, Exercise):
             self.open_exercise(data)
 
-    # Lesson and exercise views
+    def jump_to(self, target: Lesson | Exercise) -> None:
+        """The command palette's action: move the tree's cursor there and open it."""
+        tree = self.query_one("#course", Tree)
+        for node in self._tree_nodes():
+            if node.data == target:
+                tree.move_cursor(node)
+                break
+        if isinstance(target, Lesson):
+            self.show_lesson(target)
+            tree.focus()
+        else:
+            self.open_exercise(target)
+
+    def _tree_nodes(self) -> list[TreeNode]:
+        out, stack = [], list(self.query_one("#course", Tree).root.children)
+        while stack:
+            node = stack.pop(0)
+            out.append(node)
+            stack[:0] = list(node.children)
+        return out
+
+    # Views: lesson, task, exercise, progress
+
+    def show_view(self, view: str) -> None:
+        self.query_one("#main", ContentSwitcher).current = view
 
     def show_lesson(self, lesson: Lesson) -> None:
         try:
-            text = lesson.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            text = f"# {lesson.title}\n\nCannot read {lesson.path}: {exc.strerror}."
+            text = read_text(lesson.path)
+        except ValueError as exc:
+            text = f"# {lesson.title}\n\nThe lesson cannot be shown: {exc}."
+        if lesson.exercises:
+            links = "\n".join(f"- [{ex.id}: {ex.title}]({EXERCISE_LINK}{ex.id}) ({ex.points} points)"
+                              for ex in lesson.exercises)
+            text += f"\n\n---\n\n## Your exercise\n\n{links}\n\nPress **e** to open it, **t** for its task.\n"
+        self.shown_lesson = lesson
         self.query_one("#lesson", Markdown).update(text)
         self.query_one("#lesson-view", VerticalScroll).scroll_home(animate=False)
-        self.query_one("#main", ContentSwitcher).current = "lesson-view"
+        self.show_view("lesson-view")
 
-    def open_exercise(self, ex: Exercise) -> None:
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        if event.href.startswith(EXERCISE_LINK):
+            event.prevent_default()
+            try:
+                self.open_exercise(self.course.exercise(event.href[len(EXERCISE_LINK):]))
+            except LookupError:
+                self.notify(f"No exercise {event.href!r} in this course.", severity="warning")
+
+    def target_exercise(self) -> Exercise | None:
+        """What e, t and g act on: the open exercise, else the lesson's or the tree cursor's exercise."""
+        node = self.query_one("#course", Tree).cursor_node
+        data = node.data if node is not None else None
+        current = self.query_one("#main", ContentSwitcher).current
+        if isinstance(data, Exercise) and self.query_one("#course", Tree).has_focus:
+            return data
+        if current == "lesson-view" and self.shown_lesson is not None and self.shown_lesson.exercises:
+            if self.exercise is None or self.exercise not in self.shown_lesson.exercises:
+                return self.shown_lesson.exercises[0]
+        if self.exercise is not None:
+            return self.exercise
+        if isinstance(data, Lesson) and data.exercises:
+            return data.exercises[0]
+        return None
+
+    def open_exercise(self, ex: Exercise) -> bool:
+        if self.workspace is None:
+            return False
         if self.exercise is not None and ex.id != self.exercise.id and self.dirty and not self.save():
-            return
+            return False
         if self.exercise is None or ex.id != self.exercise.id:
             path = self.workspace.file_for(ex)
             try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                self.notify(f"Cannot open {path}: {exc.strerror}. `d2l-tutor reset {ex.id}` restores the stub.",
-                            severity="error")
-                return
+                text = read_text(path)
+            except ValueError as exc:
+                self.notify(f"Cannot open the exercise: {exc}. `d2l-tutor reset {ex.id}` restores the stub (your "
+                            "file is backed up first).", severity="error", timeout=12)
+                return False
+            if self.cancel_event is not None:
+                self.action_cancel()  # the running grading is of the exercise we are leaving
             self.exercise, self.saved_text = ex, text
             self.known_stamp = self.seen_stamp = file_stamp(path)
             self.changed_at, self.disk_changed, self.regrade_queued = None, False, False
             self.query_one("#editor", TextArea).load_text(text)
             self.query_one("#exercise-title", Label).update(f"{ex.id} · {ex.title} (d2l {ex.d2l}) · {path}")
             self.query_one("#results", ResultsPanel).update("Press g to grade this exercise.")
+            self.query_one("#plot", SmokePlot).display = False
             self.show_hints(ex, self.hints_shown(ex))
-        self.query_one("#main", ContentSwitcher).current = "exercise-view"
+        self.show_view("exercise-view")
         self.query_one("#editor", TextArea).focus()
+        return True
 
     @property
     def dirty(self) -> bool:
@@ -294,6 +376,14 @@ class TutorApp(App):
             return True
         path = self.workspace.file_for(self.exercise)
         text = self.query_one("#editor", TextArea).text
+        if not self.workspace.root.is_dir():
+            try:  # deleted while the app was open: put the workspace back (stubs never overwrite anything)
+                init_workspace(self.workspace.root, self.course)
+            except WorkspaceError as exc:
+                self.notify(f"Could not save: {exc} Your edits are still in the editor.", severity="error")
+                return False
+            self.workspace_missing = False
+            self.notify(f"Recreated the workspace {self.workspace.root}, which had been deleted.", timeout=8)
         try:
             write_atomically(path, text)
         except OSError as exc:
@@ -317,17 +407,130 @@ class TutorApp(App):
             self.show_lesson(self.course.lesson(self.exercise.id))
         elif node is not None and isinstance(node.data, Lesson):
             self.show_lesson(node.data)
+        elif node is not None and isinstance(node.data, Exercise):
+            self.show_lesson(self.course.lesson(node.data.id))
 
     def action_show_exercise(self) -> None:
-        if self.exercise is not None:
-            self.open_exercise(self.exercise)
+        ex = self.target_exercise()
+        if ex is None:
+            self.notify("Pick an exercise in the tree first.")
+        else:
+            self.open_exercise(ex)
+
+    def action_show_task(self) -> None:
+        ex = self.target_exercise()
+        if ex is None:
+            self.notify("Pick an exercise in the tree first.")
+            return
+        self.query_one("#task", Markdown).update(task_markdown(ex))
+        self.query_one("#task-view", VerticalScroll).scroll_home(animate=False)
+        self.show_view("task-view")
+        self.query_one("#task-view", VerticalScroll).focus()
+
+    def action_show_progress(self) -> None:
+        if self.workspace is None:
+            return
+        try:
+            with Progress(self.workspace.db_path) as progress:
+                summaries = progress.summaries()
+                hints = {ex.id: progress.hints_shown(ex.id) for ex in self.course.exercises}
+                history = progress.history(self.exercise.id) if self.exercise is not None else []
+        except ProgressError as exc:
+            self.notify(str(exc), title="Progress", severity="error", timeout=15)
+            return
+        view = self.query_one("#progress-view", ProgressView)
+        view.show(self.course, summaries, hints, self.exercise, history)
+        self.show_view("progress-view")
+        view.query_one("#summary-table").focus()
+
+    def on_data_table_row_selected(self, event) -> None:
+        """Enter on a row of the progress overview opens that exercise's history."""
+        if event.data_table.id != "summary-table" or event.row_key.value is None:
+            return
+        ex = self.course.exercise(event.row_key.value)
+        if self.exercise is None or ex.id != self.exercise.id:
+            if not self.open_exercise(ex):
+                return
+        self.action_show_progress()
+
+    def action_toggle_sidebar(self) -> None:
+        sidebar = self.query_one("#sidebar")
+        sidebar.display = not sidebar.display
+        if not sidebar.display and self.query_one("#course", Tree).has_focus:
+            # The hidden tree must not keep the keys, and the editor must not get them (they would type there).
+            view = self.query_one("#main", ContentSwitcher).current
+            target = "#results-scroll" if view == "exercise-view" else f"#{view}"
+            self.query_one(target).focus()
+
+    def action_toggle_keys(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    async def action_quit(self) -> None:
+        """Quit; with unsaved edits, ask first (save and quit, quit without saving, or stay)."""
+        if not self.dirty:
+            self.exit()
+            return
+
+        def answered(answer: str | None) -> None:
+            if answer == "discard" or (answer == "save" and self.save()):
+                self.exit()
+
+        self.push_screen(QuitScreen(self.exercise.filename), answered)
+
+    # Editing in the learner's own editor
+
+    def action_external_editor(self) -> None:
+        """Suspend the app, run $VISUAL or $EDITOR on the exercise file, then reload and regrade it if it changed."""
+        ex = self.target_exercise()
+        if ex is None:
+            self.notify("Pick an exercise in the tree first.")
+            return
+        if (self.exercise is None or ex.id != self.exercise.id) and not self.open_exercise(ex):
+            return
+        if self.dirty and not self.save():
+            return
+        command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not command:
+            self.notify("Set $EDITOR to your editor (for example `export EDITOR=vim`) and start d2l-tutor again; or "
+                        "edit the file in another window: the app regrades it when you save.",
+                        title="No $EDITOR", severity="warning", timeout=12)
+            return
+        try:
+            argv = shlex.split(command)
+        except ValueError:
+            argv = []
+        if not argv or shutil.which(argv[0]) is None:
+            self.notify(f"$EDITOR is {command!r}, which is not a command on your PATH.", severity="error")
+            return
+        path = self.workspace.file_for(ex)
+        try:
+            with self.suspend():
+                code = subprocess.run([*argv, str(path)], check=False).returncode
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand the screen to another program; edit the file in another window "
+                        "instead: the app regrades it when you save.", severity="warning", timeout=12)
+            return
+        except OSError as exc:
+            self.notify(f"Could not run {argv[0]}: {exc.strerror}.", severity="error")
+            return
+        if code != 0:
+            self.notify(f"{argv[0]} exited with code {code}.", severity="warning")
+        if file_stamp(path) != self.known_stamp:
+            self.seen_stamp, self.changed_at = file_stamp(path), None
+            self.file_changed_on_disk(ex)
 
     # Grading
 
     def action_grade(self) -> None:
-        node = self.query_one("#course", Tree).cursor_node
-        if self.exercise is None and node is not None and isinstance(node.data, Exercise):
-            self.open_exercise(node.data)
+        if self.workspace is None:
+            return
+        target = self.target_exercise()
+        if target is not None and (self.exercise is None or target.id != self.exercise.id):
+            if not self.open_exercise(target):
+                return
         if self.exercise is None:
             self.notify("Pick an exercise in the tree first.")
             return
@@ -336,13 +539,20 @@ class TutorApp(App):
             return
         if self.dirty and not self.save():
             return
+        path = self.workspace.file_for(self.exercise)
+        if not path.is_file():
+            self.notify(f"{path} is gone. Press ctrl+s to write the editor's text back to it, or run "
+                        f"`d2l-tutor reset {self.exercise.id}` for a fresh stub.", severity="error", timeout=12)
+            return
         self.start_grading()
 
     def start_grading(self) -> None:
         ex = self.exercise
         self.regrade_queued = False
-        self.query_one("#main", ContentSwitcher).current = "exercise-view"
+        self.smoke_tests = {}
+        self.show_view("exercise-view")
         self.query_one("#results", ResultsPanel).start(ex)
+        self.query_one("#plot", SmokePlot).display = False
         self.cancel_event = threading.Event()
         self.run_grading(ex, self.workspace.file_for(ex), self.cancel_event)
 
@@ -352,26 +562,57 @@ class TutorApp(App):
             self.cancel_event.set()
             self.notify("Cancelling...", timeout=2)
 
+    def engine_grade(self, ex: Exercise, path: Path, cancel: threading.Event, on_event) -> GradeResult:
+        """Warm when the zygote runs (it falls back to a cold start by itself), cold otherwise."""
+        if self.warm_grader is not None:
+            return self.warm_grader.grade(ex, path, device=self.device, cancel=cancel, on_event=on_event)
+        return grade(ex, path, device=self.device, cancel=cancel, on_event=on_event)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="grade")
     def run_grading(self, ex: Exercise, path: Path, cancel: threading.Event) -> GradeResult:
         panel = self.query_one("#results", ResultsPanel)
-        result = grade(ex, path, device=self.device, cancel=cancel,
-                       on_event=lambda event: self.call_from_thread(panel.on_engine_event, event))
+        result = self.engine_grade(ex, path, cancel, lambda event: self.call_from_thread(self.on_engine_event, event))
         if result.status == CANCELLED:
             self.call_from_thread(panel.failed, "Grading cancelled; nothing was recorded.")
             return result
-        summary = None
+        summaries = None
+        problem = ""
         if result.status not in NOT_RECORDED:
-            with Progress(self.workspace.db_path) as progress:  # sqlite: a connection of this thread's own
-                progress.record(result)
-                summary = progress.summaries().get(ex.id)
-        self.call_from_thread(self.grading_done, ex, result, summary)
+            try:
+                with Progress(self.workspace.db_path) as progress:  # sqlite: a connection of this thread's own
+                    progress.record(result)
+                    summaries = progress.summaries()
+            except ProgressError as exc:
+                problem = f"This result was not recorded: {exc}"
+        self.call_from_thread(self.grading_done, ex, result, summaries, problem)
         return result
 
-    def grading_done(self, ex: Exercise, result: GradeResult, summary: Summary | None) -> None:
+    def on_engine_event(self, event: dict) -> None:
+        """A provisional event from the grading child: the results panel, and the plot during a smoke-check."""
+        self.query_one("#results", ResultsPanel).on_engine_event(event)
+        kind = event.get("event")
+        plot = self.query_one("#plot", SmokePlot)
+        if kind == "plan":
+            self.smoke_tests = {t.get("name"): t for t in event.get("tests", []) if t.get("kind") == "smoke"}
+        elif kind == "smoke_step" and event.get("name") in self.smoke_tests:
+            if not plot.display:  # shown from the first step: a smoke-check that fails at once needs no plot
+                plot.begin(self.smoke_tests[event["name"]])
+                plot.display = True
+            plot.add_step(int(event.get("step", 0)), event.get("metrics") or {})
+        elif kind == "test_finished" and event.get("name") in self.smoke_tests and plot.display:
+            plot.finish(event.get("passed") is True)
+
+    def grading_done(self, ex: Exercise, result: GradeResult, summaries: dict[str, Summary] | None,
+                     problem: str) -> None:
+        if self.exercise is None or ex.id != self.exercise.id:
+            return  # the learner moved on; the tree mark below is still right
         self.query_one("#results", ResultsPanel).finish(ex, result)
-        if summary is not None:
-            self.refresh_mark(ex, summary)
+        if problem:
+            self.query_one("#results", ResultsPanel).failed(problem)
+            self.notify(problem, title="Progress", severity="error", timeout=15)
+        if summaries is not None:
+            self.refresh_mark(ex, summaries.get(ex.id))
+            self.refresh_overall(summaries)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place where a failed worker becomes a visible error; the app keeps running."""
@@ -428,7 +669,7 @@ class TutorApp(App):
         except ProgressError as exc:
             self.notify(str(exc), title="Progress", severity="error", timeout=15)
             return
-        self.query_one("#main", ContentSwitcher).current = "exercise-view"
+        self.show_view("exercise-view")
         self.show_hints(ex, shown, last=shown == already)
         if shown == already:
             self.notify("That was the last hint.", timeout=3)
@@ -452,21 +693,31 @@ class TutorApp(App):
 
     def show_solution(self, ex: Exercise) -> None:
         try:
-            text = ex.solution_path.read_text(encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"Cannot read the reference solution {ex.solution_path}: {exc.strerror}.", severity="error")
+            text = read_text(ex.solution_path)
+        except ValueError as exc:
+            self.notify(f"Cannot show the reference solution: {exc}.", severity="error")
             return
         self.query_one("#solution-title", Label).update(f"Reference solution of {ex.id} (read-only; e goes back to "
                                                         "your file)")
         solution = self.query_one("#solution", TextArea)
         solution.load_text(text)
-        self.query_one("#main", ContentSwitcher).current = "solution-view"
+        self.show_view("solution-view")
         solution.focus()  # never leave the focus in the hidden editor, where keys would type
 
-    # Watching the exercise file for edits made elsewhere
+    # Watching the exercise file (and the workspace) for changes made elsewhere
 
     def poll_file(self) -> None:
         """Every WATCH_INTERVAL: compare the file's mtime and size; act once a change has settled."""
+        if self.workspace is None:
+            return
+        if not self.workspace.root.is_dir():
+            if not self.workspace_missing:
+                self.workspace_missing = True
+                self.notify(f"The workspace folder {self.workspace.root} was deleted or moved. The editor keeps your "
+                            "text: ctrl+s writes it back (and recreates the workspace), q quits.",
+                            title="Workspace gone", severity="error", timeout=30)
+            return
+        self.workspace_missing = False
         ex = self.exercise
         if ex is None:
             return
@@ -485,9 +736,9 @@ class TutorApp(App):
     def file_changed_on_disk(self, ex: Exercise) -> None:
         path = self.workspace.file_for(ex)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.notify(f"{path} changed but cannot be read: {exc}.", severity="warning")
+            text = read_text(path)
+        except ValueError as exc:
+            self.notify(f"The exercise file changed but cannot be loaded: {exc}.", severity="warning")
             return
         editor_text = self.query_one("#editor", TextArea).text
         if self.dirty and text != editor_text:  # never overwrite the learner's unsaved edits
@@ -530,15 +781,15 @@ class TutorApp(App):
             return
         path = self.workspace.file_for(ex)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.notify(f"Cannot read {path}: {exc}.", severity="error")
+            text = read_text(path)
+        except ValueError as exc:
+            self.notify(f"Cannot reload: {exc}.", severity="error")
             return
         changed = text != self.saved_text or self.disk_changed
         self.known_stamp = self.seen_stamp = file_stamp(path)
         self.changed_at, self.disk_changed = None, False
         self.load_into_editor(text)
-        self.query_one("#main", ContentSwitcher).current = "exercise-view"
+        self.show_view("exercise-view")
         self.notify(f"Reloaded {ex.filename} from disk.", timeout=2)
         if changed:
             self.request_grading()
@@ -546,3 +797,5 @@ class TutorApp(App):
     def on_unmount(self) -> None:
         if self.cancel_event is not None:
             self.cancel_event.set()  # the engine kills the grading process
+        if self.warm_grader is not None:
+            self.warm_grader.close()

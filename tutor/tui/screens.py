@@ -1,0 +1,77 @@
+"""Modal screens of the TUI: a yes/no question, quitting with unsaved edits, and creating a workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: y answers True; n or escape answer False."""
+
+    CSS_PATH = "screens.tcss"
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str):
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm", classes="dialog"):
+            yield Label(self.question, id="confirm-question")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class QuitScreen(ModalScreen[str]):
+    """Quitting with unsaved edits: save and quit ("save"), quit without saving ("discard"), or stay ("stay")."""
+
+    CSS_PATH = "screens.tcss"
+    BINDINGS = [Binding("s,y", "answer('save')", "Save and quit"),
+                Binding("d", "answer('discard')", "Quit without saving"),
+                Binding("escape,n", "answer('stay')", "Stay")]
+
+    def __init__(self, filename: str):
+        super().__init__()
+        self.filename = filename
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="quit", classes="dialog"):
+            yield Label(f"{self.filename} has unsaved edits.", id="quit-question")
+            yield Label("[b]s[/b] save and quit   [b]d[/b] quit without saving   [b]escape[/b] stay", id="quit-keys")
+
+    def action_answer(self, answer: str) -> None:
+        self.dismiss(answer)
+
+
+class SetupScreen(ModalScreen[bool]):
+    """No workspace was found: offer to create one at a named folder (y), or quit (n, q, escape)."""
+
+    CSS_PATH = "screens.tcss"
+    BINDINGS = [Binding("y,enter", "answer(True)", "Create it"), Binding("n,q,escape", "answer(False)", "Quit")]
+
+    def __init__(self, searched: Path, proposed: Path):
+        super().__init__()
+        self.searched, self.proposed = searched, proposed
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="setup", classes="dialog"):
+            yield Label("Welcome to d2l-tutor", id="setup-title")
+            yield Label(f"There is no d2l-tutor workspace in {self.searched} or any folder above it.\n"
+                        "A workspace is a folder with one Python file per exercise (yours to edit) and your "
+                        "progress.\n\n"
+                        f"Create one at {self.proposed}?", id="setup-question")
+            yield Label("[b]y[/b] create it   [b]n[/b] quit (or run `d2l-tutor init DIR` yourself)", id="setup-keys")
+            yield Label("", id="setup-error")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#setup-error", Label).update(f"[b red]{message}[/]")
