@@ -399,7 +399,7 @@ async def test_progress_view_shows_best_scores_and_the_history(ws):
         row = summary.get_row("corr2d")
         assert str(row[1]) == "12/12" and row[2] == "2" and row[3] == "1/4"
         assert str(summary.get_row("gru")[1]) == "not started"
-        assert "12/84 points, 1 of 7 exercises" in str(pilot.app.query_one("#progress-title").content)
+        assert "12/84 points · 1 of 7 exercises" in str(pilot.app.query_one("#progress-title").content)
         summary.move_cursor(row=summary.get_row_index("corr2d"))
         await pilot.press("enter")  # that exercise's history, newest first
         await pilot.pause()
@@ -550,7 +550,7 @@ async def test_without_a_workspace_the_app_offers_to_create_one(tmp_path):
     async with TutorApp(None, warm=False, searched=tmp_path, proposed=proposed).run_test(
             size=SIZE, notifications=True) as pilot:
         assert isinstance(pilot.app.screen, SetupScreen)
-        text = " ".join(str(label.content) for label in pilot.app.screen.query("Label"))
+        text = " ".join(str(label.content) for label in pilot.app.screen.query("Static"))
         assert str(tmp_path) in text and f"Create one at {proposed}?" in text
         await pilot.press("y")
         await pilot.pause()
@@ -574,3 +574,22 @@ async def test_start_opens_the_named_exercise(ws):
         await pilot.pause()
         assert pilot.app.exercise == ex
         assert pilot.app.query_one("#course", Tree).cursor_node.data == ex
+
+
+@run_async
+async def test_z_zooms_the_results_and_the_editor_follows_the_theme(ws):
+    ex = load_course().exercise("corr2d")
+    async with TutorApp(ws, warm=False).run_test(size=(80, 24)) as pilot:
+        await pilot.press("z")  # nothing graded yet: nothing to zoom
+        assert pilot.app.screen.maximized is None
+        await select(pilot, lambda d: d == ex)
+        await pilot.press("escape", "z")
+        assert pilot.app.screen.maximized is pilot.app.query_one("#results-row")
+        assert pilot.app.query_one("#results-row").size.height >= 20
+        await pilot.press("escape")
+        assert pilot.app.screen.maximized is None
+        editor = pilot.app.query_one("#editor", TextArea)
+        assert editor.theme == "monokai"
+        pilot.app.theme = "textual-light"
+        await pilot.pause()
+        assert editor.theme == "github_light" and pilot.app.query_one("#solution", TextArea).theme == "github_light"

@@ -113,6 +113,15 @@ class CodeEditor(TextArea):
         self.app.query_one("#course", Tree).focus()
 
 
+class ResultsRow(Horizontal):
+    """The results beside the smoke-check's plot; z fills the screen with it."""
+
+    ALLOW_MAXIMIZE = True
+
+
+EDITOR_THEMES = {True: "monokai", False: "github_light"}  # by the app theme's darkness
+
+
 class TutorApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "d2l-tutor"
@@ -131,6 +140,7 @@ class TutorApp(App):
         Binding("p", "show_progress", "Progress"),
         Binding("s", "solution", "Solution"),
         Binding("r", "reload", "Reload"),
+        Binding("z", "zoom_results", "Zoom"),
         Binding("b", "toggle_sidebar", "Tree"),
         Binding("question_mark", "toggle_keys", "Keys"),
         Binding("q", "quit", "Quit"),
@@ -188,7 +198,7 @@ class TutorApp(App):
                     yield CodeEditor.code_editor("", language="python", id="editor")
                     with VerticalScroll(id="hints-scroll"):
                         yield Static("", id="hints")
-                    with Horizontal(id="results-row"):
+                    with ResultsRow(id="results-row"):
                         with VerticalScroll(id="results-scroll"):
                             yield ResultsPanel(id="results")
                         yield SmokePlot(id="plot")
@@ -202,11 +212,18 @@ class TutorApp(App):
         tree = self.query_one("#course", Tree)
         tree.show_root, tree.auto_expand = False, False  # selecting a lesson must not fold its exercises away
         tree.focus()
+        self.theme_changed_signal.subscribe(self, self.theme_changed)
+        self.theme_changed(self.current_theme)
         if self.workspace is None:
             self.sub_title = "no workspace"
             self.push_screen(SetupScreen(self.searched, self.proposed), self.setup_answered)
         else:
             self.workspace_ready()
+
+    def theme_changed(self, theme) -> None:
+        """Code is highlighted with a dark or a light palette to match the app's theme."""
+        for editor in self.query(TextArea):
+            editor.theme = EDITOR_THEMES[theme.dark]
 
     def setup_answered(self, create: bool | None) -> None:
         if not create:
@@ -461,6 +478,18 @@ class TutorApp(App):
             view = self.query_one("#main", ContentSwitcher).current
             target = "#results-scroll" if view == "exercise-view" else f"#{view}"
             self.query_one(target).focus()
+
+    def action_zoom_results(self) -> None:
+        """Fill the screen with the results and the plot (z again, or escape, restores the layout)."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            return
+        if self.exercise is None:
+            self.notify("Open an exercise and grade it first.")
+            return
+        self.show_view("exercise-view")
+        self.screen.maximize(self.query_one("#results-row"), container=False)
+        self.query_one("#results-scroll").focus()
 
     def action_toggle_keys(self) -> None:
         if self.screen.query("HelpPanel"):

@@ -47,7 +47,7 @@ class ProgressView(Vertical):
         earned = sum(min(s.best, ex.points) for ex in course.exercises if (s := summaries.get(ex.id)))
         done = sum(1 for ex in course.exercises if (s := summaries.get(ex.id)) and s.best >= ex.points)
         self.query_one("#progress-title", Label).update(
-            f"Progress: {earned:g}/{total} points, {done} of {len(course.exercises)} exercises with full marks")
+            f"{earned:g}/{total} points · {done} of {len(course.exercises)} exercises with full marks")
         table = self.query_one("#summary-table", DataTable)
         table.clear()
         for ex in course.exercises:

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label
+from textual.widgets import Label, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -63,15 +63,11 @@ class SetupScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="setup", classes="dialog"):
             yield Label("Welcome to d2l-tutor", id="setup-title")
-            yield Label(f"There is no d2l-tutor workspace in {self.searched} or any folder above it.\n"
+            yield Static(f"There is no d2l-tutor workspace in {self.searched} or any folder above it.\n"
                         "A workspace is a folder with one Python file per exercise (yours to edit) and your "
                         "progress.\n\n"
                         f"Create one at {self.proposed}?", id="setup-question")
-            yield Label("[b]y[/b] create it   [b]n[/b] quit (or run `d2l-tutor init DIR` yourself)", id="setup-keys")
-            yield Label("", id="setup-error")
+            yield Static("[b]y[/b] create it   [b]n[/b] quit (or run `d2l-tutor init DIR` yourself)", id="setup-keys")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
-
-    def show_error(self, message: str) -> None:
-        self.query_one("#setup-error", Label).update(f"[b red]{message}[/]")
