@@ -173,20 +173,37 @@ def test_no_arguments_in_a_terminal_opens_the_tui_inside_a_workspace(ws, monkeyp
 
     opened = []
     monkeypatch.setattr(cli, "is_interactive", lambda: True)
-    monkeypatch.setattr(cli, "launch_tui", lambda w: opened.append(w.root))
+    monkeypatch.setattr(cli, "launch_tui", lambda w, **kw: opened.append(w.root))
     result = runner.invoke(app, [])
     assert result.exit_code == EXIT_OK, result.output
     assert opened == [ws.resolve()]
 
 
-def test_no_arguments_in_a_terminal_without_a_workspace_hints_at_init(tmp_path, monkeypatch):
+def test_no_arguments_in_a_terminal_without_a_workspace_opens_the_offer_to_create_one(tmp_path, monkeypatch):
     import tutor.cli as cli
 
     opened = []
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "is_interactive", lambda: True)
-    monkeypatch.setattr(cli, "launch_tui", lambda w: opened.append(w))
+    monkeypatch.setattr(cli, "launch_tui", lambda w, **kw: opened.append(w))
     result = runner.invoke(app, [])
     assert result.exit_code == EXIT_OK, result.output
-    assert "Commands" in result.output and "run `d2l-tutor init`" in result.output
+    assert opened == [None]  # the app asks whether to create ./d2l-workspace
+
+
+def test_tui_command_checks_its_arguments_before_opening(ws, tmp_path, monkeypatch):
+    import tutor.cli as cli
+
+    opened = []
+    monkeypatch.setattr(cli, "launch_tui", lambda w, **kw: opened.append((w, kw)))
+    result = runner.invoke(app, ["tui", "corr2", "--workspace", str(ws)])
+    assert result.exit_code == EXIT_USAGE and "corr2d" in result.output  # a suggestion
+    result = runner.invoke(app, ["tui", "--device", "tpu", "--workspace", str(ws)])
+    assert result.exit_code == EXIT_USAGE and "--device must be auto, cpu or cuda" in result.output
+    result = runner.invoke(app, ["tui", "--workspace", str(tmp_path / "nowhere")])
+    assert result.exit_code == EXIT_WORKSPACE and "is not a d2l-tutor workspace" in result.output
     assert opened == []
+    result = runner.invoke(app, ["tui", "corr2d", "--workspace", str(ws), "--cold", "--device", "cpu"])
+    assert result.exit_code == EXIT_OK, result.output
+    (w, kw), = opened
+    assert w.root == ws.resolve() and kw["start"].id == "corr2d" and kw["warm"] is False and kw["device"] == "cpu"

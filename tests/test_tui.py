@@ -13,7 +13,8 @@ from textual.widgets import ContentSwitcher, Markdown, TextArea, Tree  # noqa: E
 
 from tutor.manifest import load_course  # noqa: E402
 from tutor.progress import Progress  # noqa: E402
-from tutor.tui.app import ResultsPanel, TutorApp  # noqa: E402
+from tutor.tui.app import TutorApp  # noqa: E402
+from tutor.tui.results import ResultsPanel  # noqa: E402
 from tutor.workspace import Workspace, init_workspace  # noqa: E402
 
 SIZE = (120, 40)
@@ -144,7 +145,7 @@ async def test_a_failing_worker_is_shown_and_the_app_keeps_running(ws, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("the engine broke")
 
-    monkeypatch.setattr("tutor.tui.app.grade", broken)
+    monkeypatch.setattr("tutor.engine.runner.grade", broken)
     ex = load_course().exercise("corr2d")
     async with TutorApp(ws, warm=False).run_test(size=SIZE, notifications=True) as pilot:
         await select(pilot, lambda d: d == ex)
@@ -274,7 +275,7 @@ async def test_an_edit_made_elsewhere_is_reloaded_and_regraded(ws):
 @run_async
 async def test_an_edit_elsewhere_never_overwrites_unsaved_edits(ws, monkeypatch):
     graded = []
-    monkeypatch.setattr("tutor.tui.app.grade", lambda ex, path, **kw: graded.append(path.read_text()) or
+    monkeypatch.setattr("tutor.engine.runner.grade", lambda ex, path, **kw: graded.append(path.read_text()) or
                         (_ for _ in ()).throw(RuntimeError("stop here")))
     ex = load_course().exercise("corr2d")
     path = ws.file_for(ex)
@@ -407,7 +408,8 @@ async def test_progress_view_shows_best_scores_and_the_history(ws):
         assert history.row_count == 2
         assert [str(history.get_row_at(i)[1]) for i in range(2)] == ["12/12", "3/12"]
         assert "a" in str(history.get_row_at(1)[6]) and "none" in str(history.get_row_at(0)[6])
-        assert "12/84 points" in str(pilot.app.query_one("#overall-label").content)
+        overall_text, bar = pilot.app.query_one("#overall-label").content.renderables
+        assert str(overall_text) == "12/84 points · 1/7 done" and (bar.completed, bar.total) == (12, 84)
 
 
 @run_async
@@ -415,7 +417,7 @@ async def test_narrow_terminal_keeps_everything_reachable(ws):
     ex = load_course().exercise("corr2d")
     async with TutorApp(ws, warm=False).run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert pilot.app.screen.has_class("-narrow")
+        assert pilot.app.has_class("-narrow")
         sidebar = pilot.app.query_one("#sidebar")
         assert sidebar.outer_size.width == 26
         await select(pilot, lambda d: d == ex)
@@ -424,7 +426,7 @@ async def test_narrow_terminal_keeps_everything_reachable(ws):
         assert not sidebar.display
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
-        assert pilot.app.screen.has_class("-wide")
+        assert not pilot.app.has_class("-narrow")
         await pilot.press("b")
         await pilot.pause()
         assert sidebar.display and sidebar.outer_size.width == 38

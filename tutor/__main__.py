@@ -1,4 +1,4 @@
-from tutor.cli import main
+from tutor.launch import main
 
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ from typing import Annotated, List, Optional
 import typer
 from rich.console import Console
 
+from tutor.launch import is_interactive, run_tui
 from tutor.manifest import Course, Exercise, ManifestError, UnknownExercise, load_course
 from tutor.progress import Progress, ProgressError
 from tutor.workspace import DEFAULT_DIR, Workspace, WorkspaceError, find_workspace
@@ -74,14 +75,6 @@ def workspace_or_exit(explicit: Optional[Path]) -> Workspace:
 
 def open_progress(ws: Workspace) -> Progress:
     return Progress(ws.db_path)
-
-
-def is_interactive() -> bool:
-    """True when a person is at a terminal: both stdin and stdout are TTYs."""
-    try:
-        return sys.stdin.isatty() and sys.stdout.isatty()
-    except (AttributeError, ValueError):  # closed or replaced streams
-        return False
 
 
 @app.callback()
@@ -438,14 +431,13 @@ def launch_tui(ws: Optional[Workspace], *, start: Optional[Exercise] = None, dev
         except ProgressError as exc:
             raise fail(str(exc), EXIT_WORKSPACE) from None
     try:
-        from tutor.tui.app import TutorApp
+        import tutor.tui.app  # noqa: F401
     except ImportError as exc:
         raise fail(f"the full-screen tutor needs textual ({exc}); install it with `pip install textual`. "
                    "Every other command works without it.", EXIT_INTERNAL) from None
-    app_ = TutorApp(ws, course=course(), device=device, warm=warm, start=start)
-    app_.run()
-    if app_.return_code:
-        raise typer.Exit(app_.return_code)
+    code = run_tui(ws, course=course(), start=start, device=device, warm=warm)
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:

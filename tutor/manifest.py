@@ -6,7 +6,6 @@ TUI, the grading child and the instructor check all start here.
 
 from __future__ import annotations
 
-import difflib
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -134,6 +133,8 @@ class Course:
 
     def suggest(self, name: str) -> list[str]:
         names = sorted({ex.id for ex in self.exercises} | {le.id for le in self.lessons})
+        import difflib  # only for a mistyped name
+
         close = difflib.get_close_matches(name, names, n=2, cutoff=0.5)
         if not close:
             close = [n for n in names if name.lower() in n.lower() or n.lower() in name.lower()][:2]

@@ -9,6 +9,7 @@ panel is redrawn from the parent's GradeResult (the verdict) when the run ends.
 
 from __future__ import annotations
 
+import gc
 import os
 import shlex
 import shutil
@@ -16,32 +17,46 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from rich.console import Group
 from rich.text import Text
-from textual import events, work
+from textual import work
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import ContentSwitcher, Footer, Header, Label, Markdown, ProgressBar, Static, TextArea, Tree
+from textual.widgets import ContentSwitcher, Footer, Header, Label, Static, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker, WorkerState
 
-from tutor.engine.results import DEVICE_UNAVAILABLE, ENGINE_ERROR, GradeResult
-from tutor.engine.runner import CANCELLED, grade
-from tutor.engine.warm import WarmGrader
+if TYPE_CHECKING:
+    from tutor.engine.results import GradeResult
+    from tutor.engine.warm import WarmGrader
+
 from tutor.manifest import Course, Exercise, Lesson, load_course
 from tutor.progress import Progress, ProgressError, Summary
-from tutor.tui.commands import CourseCommands
-from tutor.tui.plot import SmokePlot
-from tutor.tui.progress_view import ProgressView
-from tutor.tui.results import ResultsPanel, points
 from tutor.tui.screens import ConfirmScreen, QuitScreen, SetupScreen
-from tutor.tui.task import task_markdown
 from tutor.workspace import DEFAULT_DIR, Workspace, WorkspaceError, init_workspace
 
+# The first screen is only the course tree and a welcome; everything else (the Markdown, the editors, the plot,
+# the engine) is imported and mounted once that screen is drawn (see on_ready), so that it appears fast.
+
 NOT_STARTED, ATTEMPTED, FULL_MARKS = "·", "◐", "✓"
-NOT_RECORDED = {CANCELLED, ENGINE_ERROR, DEVICE_UNAVAILABLE}  # runs that say nothing about the learner's code
+NOT_RECORDED = {"cancelled", "engine_error", "device_unavailable"}  # runs that say nothing about the learner's code
 EXERCISE_LINK = "exercise:"
+WELCOME = ("Welcome to d2l-tutor.\n\nPick a lesson or an exercise in the tree on the left (arrow keys and enter), or "
+           "press ctrl+p and type its name. Press ? for every key.")
+
+
+def points(x: float) -> str:
+    return f"{x:g}"
+
+
+def course_commands():
+    """The command palette's provider, imported when the palette first opens."""
+    from tutor.tui.commands import CourseCommands
+
+    return CourseCommands
 
 __all__ = ["ConfirmScreen", "QuitScreen", "SetupScreen", "TutorApp"]
 
@@ -89,30 +104,6 @@ def file_stamp(path: Path) -> tuple[int, int] | None:
     return st.st_mtime_ns, st.st_size
 
 
-class CodeEditor(TextArea):
-    """The exercise editor. Letters type; escape leaves the editor (to the course tree), where letters are commands.
-
-    Only ctrl+ keys reach the app while typing: ctrl+s saves, ctrl+g grades, ctrl+p opens the command palette.
-    """
-
-    BINDINGS = [
-        Binding("escape", "leave", "Leave editor"),  # _on_key below takes escape first; this shows it in the footer
-        Binding("ctrl+s", "app.save", "Save"),
-        Binding("ctrl+g", "app.grade", "Grade"),
-    ]
-
-    async def _on_key(self, event: events.Key) -> None:
-        if event.key == "escape":  # not TextArea's focus_next, which lands on whatever widget comes next
-            event.stop()
-            event.prevent_default()  # also skips the base class's handler
-            self.action_leave()
-            return
-        await super()._on_key(event)
-
-    def action_leave(self) -> None:
-        self.app.query_one("#course", Tree).focus()
-
-
 class ResultsRow(Horizontal):
     """The results beside the smoke-check's plot; z fills the screen with it."""
 
@@ -125,8 +116,9 @@ EDITOR_THEMES = {True: "monokai", False: "github_light"}  # by the app theme's d
 class TutorApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "d2l-tutor"
-    COMMANDS = App.COMMANDS | {CourseCommands}
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    COMMANDS = App.COMMANDS | {course_commands}
+    NARROW = 100  # columns: below this the tree and the hints take less room (the app gets the class -narrow)
+    # The footer shows the everyday keys; ? lists them all (o, s, r, z and b are there, and in the README).
     BINDINGS = [
         Binding("g", "grade", "Grade"),
         Binding("ctrl+g", "grade", "Grade", show=False),  # the editor shows these two while it has the focus
@@ -136,12 +128,12 @@ class TutorApp(App):
         Binding("t", "show_task", "Task"),
         Binding("l", "show_lesson", "Lesson"),
         Binding("e", "show_exercise", "Exercise"),
-        Binding("o", "external_editor", "$EDITOR"),
         Binding("p", "show_progress", "Progress"),
-        Binding("s", "solution", "Solution"),
-        Binding("r", "reload", "Reload"),
-        Binding("z", "zoom_results", "Zoom"),
-        Binding("b", "toggle_sidebar", "Tree"),
+        Binding("o", "external_editor", "Open in $EDITOR", show=False),
+        Binding("s", "solution", "Solution", show=False),
+        Binding("r", "reload", "Reload from disk", show=False),
+        Binding("z", "zoom_results", "Zoom the results", show=False),
+        Binding("b", "toggle_sidebar", "Hide/show the tree", show=False),
         Binding("question_mark", "toggle_keys", "Keys"),
         Binding("q", "quit", "Quit"),
     ]
@@ -176,6 +168,7 @@ class TutorApp(App):
         self.disk_changed = False   # the file changed on disk while the editor had unsaved edits
         self.regrade_queued = False  # a change arrived during grading: grade once more when it ends
         self.workspace_missing = False  # the workspace folder was deleted while the app was open
+        self.views_ready = False  # on_ready mounts every view but the first
 
     # Layout, start-up and the course tree
 
@@ -184,29 +177,47 @@ class TutorApp(App):
         with Horizontal(id="body"):
             with Vertical(id="sidebar"):
                 yield Tree(Text(self.course.title), id="course")
-                yield Label("", id="overall-label")
-                yield ProgressBar(total=sum(ex.points for ex in self.course.exercises), show_eta=False,
-                                  id="overall")
+                yield Static("", id="overall-label")
             with ContentSwitcher(initial="lesson-view", id="main"):
                 with VerticalScroll(id="lesson-view"):
-                    yield Markdown("Pick a lesson or an exercise in the tree on the left (arrow keys and enter), "
-                                   "or press ctrl+p and type its name.", id="lesson")
-                with VerticalScroll(id="task-view"):
-                    yield Markdown("", id="task")
-                with Vertical(id="exercise-view"):
-                    yield Label("", id="exercise-title")
-                    yield CodeEditor.code_editor("", language="python", id="editor")
-                    with VerticalScroll(id="hints-scroll"):
-                        yield Static("", id="hints")
-                    with ResultsRow(id="results-row"):
-                        with VerticalScroll(id="results-scroll"):
-                            yield ResultsPanel(id="results")
-                        yield SmokePlot(id="plot")
-                with Vertical(id="solution-view"):
-                    yield Label("", id="solution-title")
-                    yield TextArea.code_editor("", language="python", read_only=True, id="solution")
-                yield ProgressView(id="progress-view")
+                    yield Static(WELCOME, id="welcome")
         yield Footer()
+
+    async def on_ready(self) -> None:
+        """The first screen is up: build the other views. Keys pressed meanwhile wait in the queue until then."""
+        gc.enable()  # tutor.launch disables it for a faster start; what start-up made stays, so freeze it
+        gc.freeze()
+        from textual.widgets import Markdown, TextArea
+
+        from tutor.tui.editor import CodeEditor
+        from tutor.tui.plot import SmokePlot
+        from tutor.tui.progress_view import ProgressView
+        from tutor.tui.results import ResultsPanel
+
+        if not self.is_running:
+            return  # quitting already: nothing to build
+        await self.query_one("#lesson-view").mount(Markdown("", id="lesson"))
+        views = [
+            VerticalScroll(Markdown("", id="task"), id="task-view"),
+            Vertical(
+                Label("", id="exercise-title"),
+                CodeEditor.code_editor("", language="python", id="editor"),
+                VerticalScroll(Static("", id="hints"), id="hints-scroll"),
+                ResultsRow(VerticalScroll(ResultsPanel(id="results"), id="results-scroll"), SmokePlot(id="plot"),
+                           id="results-row"),
+                id="exercise-view"),
+            Vertical(Label("", id="solution-title"),
+                     TextArea.code_editor("", language="python", read_only=True, id="solution"),
+                     id="solution-view"),
+            ProgressView(id="progress-view"),
+        ]
+        for view in views:
+            view.display = False  # the ContentSwitcher shows one at a time
+        await self.query_one("#main", ContentSwitcher).mount_all(views)
+        self.theme_changed(self.current_theme)
+        self.views_ready = True
+        if self.start_at is not None and self.workspace is not None:
+            self.jump_to(self.start_at)
 
     def on_mount(self) -> None:
         tree = self.query_one("#course", Tree)
@@ -220,9 +231,14 @@ class TutorApp(App):
         else:
             self.workspace_ready()
 
+    def on_resize(self, event) -> None:
+        """-narrow below NARROW columns. (Not HORIZONTAL_BREAKPOINTS: setting the class here, before the first frame,
+        saves a restyle of every widget at start-up.)"""
+        self.set_class(event.size.width < self.NARROW, "-narrow")
+
     def theme_changed(self, theme) -> None:
         """Code is highlighted with a dark or a light palette to match the app's theme."""
-        for editor in self.query(TextArea):
+        for editor in self.query("TextArea"):
             editor.theme = EDITOR_THEMES[theme.dark]
 
     def setup_answered(self, create: bool | None) -> None:
@@ -250,14 +266,16 @@ class TutorApp(App):
                 for ex in lesson.exercises:
                     self.exercise_nodes[ex.id] = le_node.add_leaf(exercise_label(ex, summaries.get(ex.id)), data=ex)
         self.refresh_overall(summaries)
-        if self.start_at is not None:
-            self.call_after_refresh(self.jump_to, self.start_at)  # once the tree has laid out its lines
+        if self.start_at is not None and self.views_ready:  # else on_ready opens it, once the views exist
+            self.jump_to(self.start_at)
         self.set_interval(self.WATCH_INTERVAL, self.poll_file, name="watch")
         if self.use_warm:
             self.call_after_refresh(self.start_warm_grader)  # after the first screen: it must not delay it
 
     def start_warm_grader(self) -> None:
         """Start the zygote; it imports torch in its own process while the learner reads."""
+        from tutor.engine.warm import WarmGrader
+
         grader = WarmGrader()
         try:
             grader.start()
@@ -279,12 +297,17 @@ class TutorApp(App):
         self.exercise_nodes[ex.id].set_label(exercise_label(ex, summary))
 
     def refresh_overall(self, summaries: dict[str, Summary]) -> None:
+        """The line under the tree: points earned, exercises done, and a bar (one widget: it is on the first
+        screen, where every widget costs start-up time)."""
+        from rich.progress_bar import ProgressBar
+
         earned = sum(min(s.best, ex.points) for ex in self.course.exercises if (s := summaries.get(ex.id)))
         total = sum(ex.points for ex in self.course.exercises)
         done = sum(1 for ex in self.course.exercises if (s := summaries.get(ex.id)) and s.best >= ex.points)
-        self.query_one("#overall", ProgressBar).update(progress=earned)
-        self.query_one("#overall-label", Label).update(
-            f"{points(earned)}/{total} points · {done}/{len(self.course.exercises)} done")
+        bar = ProgressBar(total=total, completed=earned, width=None,
+                          complete_style="green", finished_style="green")
+        self.query_one("#overall-label", Static).update(Group(
+            Text(f"{points(earned)}/{total} points · {done}/{len(self.course.exercises)} done", style="dim"), bar))
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         data = event.node.data
@@ -329,11 +352,12 @@ class TutorApp(App):
                               for ex in lesson.exercises)
             text += f"\n\n---\n\n## Your exercise\n\n{links}\n\nPress **e** to open it, **t** for its task.\n"
         self.shown_lesson = lesson
-        self.query_one("#lesson", Markdown).update(text)
+        self.query_one("#welcome").display = False
+        self.query_one("#lesson").update(text)
         self.query_one("#lesson-view", VerticalScroll).scroll_home(animate=False)
         self.show_view("lesson-view")
 
-    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+    def on_markdown_link_clicked(self, event) -> None:  # Markdown.LinkClicked
         if event.href.startswith(EXERCISE_LINK):
             event.prevent_default()
             try:
@@ -375,24 +399,24 @@ class TutorApp(App):
             self.exercise, self.saved_text = ex, text
             self.known_stamp = self.seen_stamp = file_stamp(path)
             self.changed_at, self.disk_changed, self.regrade_queued = None, False, False
-            self.query_one("#editor", TextArea).load_text(text)
+            self.query_one("#editor").load_text(text)
             self.query_one("#exercise-title", Label).update(f"{ex.id} · {ex.title} (d2l {ex.d2l}) · {path}")
-            self.query_one("#results", ResultsPanel).update("Press g to grade this exercise.")
-            self.query_one("#plot", SmokePlot).display = False
+            self.query_one("#results").update("Press g to grade this exercise.")
+            self.query_one("#plot").display = False
             self.show_hints(ex, self.hints_shown(ex))
         self.show_view("exercise-view")
-        self.query_one("#editor", TextArea).focus()
+        self.query_one("#editor").focus()
         return True
 
     @property
     def dirty(self) -> bool:
-        return self.exercise is not None and self.query_one("#editor", TextArea).text != self.saved_text
+        return self.exercise is not None and self.query_one("#editor").text != self.saved_text
 
     def save(self) -> bool:
         if self.exercise is None:
             return True
         path = self.workspace.file_for(self.exercise)
-        text = self.query_one("#editor", TextArea).text
+        text = self.query_one("#editor").text
         if not self.workspace.root.is_dir():
             try:  # deleted while the app was open: put the workspace back (stubs never overwrite anything)
                 init_workspace(self.workspace.root, self.course)
@@ -439,7 +463,9 @@ class TutorApp(App):
         if ex is None:
             self.notify("Pick an exercise in the tree first.")
             return
-        self.query_one("#task", Markdown).update(task_markdown(ex))
+        from tutor.tui.task import task_markdown
+
+        self.query_one("#task").update(task_markdown(ex))
         self.query_one("#task-view", VerticalScroll).scroll_home(animate=False)
         self.show_view("task-view")
         self.query_one("#task-view", VerticalScroll).focus()
@@ -455,7 +481,7 @@ class TutorApp(App):
         except ProgressError as exc:
             self.notify(str(exc), title="Progress", severity="error", timeout=15)
             return
-        view = self.query_one("#progress-view", ProgressView)
+        view = self.query_one("#progress-view")
         view.show(self.course, summaries, hints, self.exercise, history)
         self.show_view("progress-view")
         view.query_one("#summary-table").focus()
@@ -580,8 +606,8 @@ class TutorApp(App):
         self.regrade_queued = False
         self.smoke_tests = {}
         self.show_view("exercise-view")
-        self.query_one("#results", ResultsPanel).start(ex)
-        self.query_one("#plot", SmokePlot).display = False
+        self.query_one("#results").start(ex)
+        self.query_one("#plot").display = False
         self.cancel_event = threading.Event()
         self.run_grading(ex, self.workspace.file_for(ex), self.cancel_event)
 
@@ -595,13 +621,15 @@ class TutorApp(App):
         """Warm when the zygote runs (it falls back to a cold start by itself), cold otherwise."""
         if self.warm_grader is not None:
             return self.warm_grader.grade(ex, path, device=self.device, cancel=cancel, on_event=on_event)
+        from tutor.engine.runner import grade
+
         return grade(ex, path, device=self.device, cancel=cancel, on_event=on_event)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="grade")
     def run_grading(self, ex: Exercise, path: Path, cancel: threading.Event) -> GradeResult:
-        panel = self.query_one("#results", ResultsPanel)
+        panel = self.query_one("#results")
         result = self.engine_grade(ex, path, cancel, lambda event: self.call_from_thread(self.on_engine_event, event))
-        if result.status == CANCELLED:
+        if result.status == "cancelled":
             self.call_from_thread(panel.failed, "Grading cancelled; nothing was recorded.")
             return result
         summaries = None
@@ -618,9 +646,9 @@ class TutorApp(App):
 
     def on_engine_event(self, event: dict) -> None:
         """A provisional event from the grading child: the results panel, and the plot during a smoke-check."""
-        self.query_one("#results", ResultsPanel).on_engine_event(event)
+        self.query_one("#results").on_engine_event(event)
         kind = event.get("event")
-        plot = self.query_one("#plot", SmokePlot)
+        plot = self.query_one("#plot")
         if kind == "plan":
             self.smoke_tests = {t.get("name"): t for t in event.get("tests", []) if t.get("kind") == "smoke"}
         elif kind == "smoke_step" and event.get("name") in self.smoke_tests:
@@ -635,9 +663,9 @@ class TutorApp(App):
                      problem: str) -> None:
         if self.exercise is None or ex.id != self.exercise.id:
             return  # the learner moved on; the tree mark below is still right
-        self.query_one("#results", ResultsPanel).finish(ex, result)
+        self.query_one("#results").finish(ex, result)
         if problem:
-            self.query_one("#results", ResultsPanel).failed(problem)
+            self.query_one("#results").failed(problem)
             self.notify(problem, title="Progress", severity="error", timeout=15)
         if summaries is not None:
             self.refresh_mark(ex, summaries.get(ex.id))
@@ -655,7 +683,7 @@ class TutorApp(App):
             error = event.worker.error
             message = f"{event.worker.name} failed: {type(error).__name__}: {error}"
             if event.worker.group == "grade":
-                self.query_one("#results", ResultsPanel).failed(message)
+                self.query_one("#results").failed(message)
             self.notify(message, title="Error", severity="error", timeout=15)
 
     # Hints and the reference solution
@@ -728,7 +756,7 @@ class TutorApp(App):
             return
         self.query_one("#solution-title", Label).update(f"Reference solution of {ex.id} (read-only; e goes back to "
                                                         "your file)")
-        solution = self.query_one("#solution", TextArea)
+        solution = self.query_one("#solution")
         solution.load_text(text)
         self.show_view("solution-view")
         solution.focus()  # never leave the focus in the hidden editor, where keys would type
@@ -769,7 +797,7 @@ class TutorApp(App):
         except ValueError as exc:
             self.notify(f"The exercise file changed but cannot be loaded: {exc}.", severity="warning")
             return
-        editor_text = self.query_one("#editor", TextArea).text
+        editor_text = self.query_one("#editor").text
         if self.dirty and text != editor_text:  # never overwrite the learner's unsaved edits
             self.disk_changed = True
             self.notify(f"{ex.filename} changed on disk, but you have unsaved edits here. Press ctrl+s to "
@@ -786,7 +814,7 @@ class TutorApp(App):
         self.request_grading()
 
     def load_into_editor(self, text: str) -> None:
-        editor = self.query_one("#editor", TextArea)
+        editor = self.query_one("#editor")
         cursor = editor.cursor_location
         self.saved_text = text
         editor.load_text(text)
