@@ -595,3 +595,36 @@ async def test_z_zooms_the_results_and_the_editor_follows_the_theme(ws):
         pilot.app.theme = "textual-light"
         await pilot.pause()
         assert editor.theme == "github_light" and pilot.app.query_one("#solution", TextArea).theme == "github_light"
+
+
+@run_async
+async def test_an_infinite_loop_times_out_and_the_app_stays_responsive(ws, tmp_path):
+    """With corr2d's time limit cut to 4 s (a copy of the manifest): the run is stopped and explained, and keys
+    keep working while it runs."""
+    import re as _re
+
+    from tutor.manifest import MANIFEST_PATH
+
+    text = MANIFEST_PATH.read_text(encoding="utf-8")
+    block = text.index('id = "corr2d"')
+    limit = _re.compile(r"time_limit = [\d.]+").search(text, block)
+    manifest = tmp_path / "course.toml"
+    manifest.write_text(text[:limit.start()] + "time_limit = 4" + text[limit.end():], encoding="utf-8")
+    course = load_course.__wrapped__(manifest)
+    ex = course.exercise("corr2d")
+    assert ex.time_limit == 4
+    async with TutorApp(ws, course=course, device="cpu").run_test(size=SIZE, notifications=True) as pilot:
+        await select(pilot, lambda d: d == ex)
+        pilot.app.query_one("#editor", TextArea).load_text("def corr2d(X, K):\n    while True:\n        pass\n")
+        await pilot.press("escape", "g")
+        await pilot.pause(1.0)
+        await pilot.press("t")  # the UI answers while the child spins
+        assert pilot.app.query_one("#main", ContentSwitcher).current == "task-view"
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        text = results_text(pilot.app)
+        assert "0/12" in text and "longer than its 4 s limit" in text, text
+        assert any("corr2d: 0/12 points. Press e" in n.message for n in pilot.app._notifications)
+        await pilot.press("e")
+        assert pilot.app.query_one("#main", ContentSwitcher).current == "exercise-view"
+        assert pilot.app.is_running

@@ -49,15 +49,16 @@ class Terminal:
         return subprocess.run(["tmux", "-L", self.socket, "-f", str(self.config), *args], env=self.env,
                               capture_output=True, text=True, timeout=30, check=check)
 
-    def start(self, argv: list[str], cwd: Path) -> None:
+    def start(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         """Run argv in a new session; a wrapper shell writes its exit status to a file when it ends.
 
         The status comes from the shell, not from tmux: tmux 3.3a sometimes leaves the exited app an unreaped
         zombie, and then #{pane_dead_status} stays empty for good.
         """
         app = " ".join(shlex.quote(a) for a in argv)
+        extra = " ".join(shlex.quote(f"{k}={v}") for k, v in (env or {}).items())
         status = shlex.quote(str(self.status_file))
-        command = f"env TERM=xterm-256color {app}; echo $? > {status}.tmp && mv {status}.tmp {status}"
+        command = f"env TERM=xterm-256color {extra} {app}; echo $? > {status}.tmp && mv {status}.tmp {status}"
         self.tmux("new-session", "-d", "-s", "app", "-x", str(WIDTH), "-y", str(HEIGHT), "-c", str(cwd), command)
 
     def kill(self) -> None:
@@ -242,3 +243,46 @@ def test_grade_corr2d_in_a_real_terminal(terminal, tmp_path):
     summary = json.loads(proc.stdout)["summaries"][ex.id]
     assert summary["best"] == ex.points
     assert summary["attempts"] == 2  # the stub, then the one regrade the outside edit triggered
+
+
+def wait_for_exit(terminal: Terminal) -> str:
+    deadline = time.monotonic() + 10
+    while (status := terminal.exit_status()) is None:
+        if time.monotonic() > deadline:
+            terminal.capture()
+            terminal.fail(f"q did not end the app within 10 s; its processes:\n{terminal.processes()}")
+        time.sleep(POLL)
+    return status
+
+
+def test_first_run_creates_a_workspace_and_o_edits_in_the_learners_editor(terminal, tmp_path):
+    """`d2l-tutor` with no workspace offers one (y creates it); ctrl+p finds corr2d; o runs $EDITOR with the app
+    suspended, and the file it wrote is reloaded and graded."""
+    ex = load_course().exercise("corr2d")
+    editor = tmp_path / "fake-editor"
+    editor.write_text(f"#!/bin/sh\ncat {shlex.quote(str(ex.solution_path))} > \"$1\"\n", encoding="utf-8")
+    editor.chmod(0o755)
+    terminal.start([sys.executable, "-m", "tutor"], cwd=tmp_path, env={"EDITOR": str(editor)})
+    offer = terminal.wait_for("the offer to create a workspace", "Create one at")
+    flat = re.sub(r"[\s█▀▄]+", "", offer)  # the dialog wraps the long path
+    assert re.sub(r"\s+", "", f"Create one at {tmp_path / 'd2l-workspace'}?") in flat, offer
+    terminal.keys("y")
+    terminal.wait_for("the course tree", rf"(?m)^\W*{re.escape(ex.id)}\b")
+    assert (tmp_path / "d2l-workspace" / ex.filename).is_file()
+
+    terminal.keys("C-p")
+    terminal.wait_for("the command palette", "Search for commands")
+    terminal.keys("-l", ex.id)
+    terminal.wait_for("corr2d among the commands", re.escape(f"exercise: {ex.id} · {ex.title}"), timeout=10)
+    terminal.keys("Enter")
+    terminal.wait_for("the exercise in the editor", re.escape(f"{ex.id} · {ex.title} (d2l"))
+    terminal.wait_for("the editor to take the focus", lambda s: not grade_key_shown(s), timeout=10)
+    terminal.keys("Escape")
+    terminal.wait_for("the focus to leave the editor", grade_key_shown, timeout=10)
+
+    terminal.keys("o")
+    terminal.wait_for("the reference solution loaded and graded", lambda s: verdict(s, ex) == str(ex.points))
+    assert (tmp_path / "d2l-workspace" / ex.filename).read_text(encoding="utf-8") == \
+        ex.solution_path.read_text(encoding="utf-8")
+    terminal.keys("q")
+    assert wait_for_exit(terminal) == "0", terminal.capture()

@@ -664,6 +664,9 @@ class TutorApp(App):
         if self.exercise is None or ex.id != self.exercise.id:
             return  # the learner moved on; the tree mark below is still right
         self.query_one("#results").finish(ex, result)
+        if self.query_one("#main", ContentSwitcher).current != "exercise-view":  # the learner is reading elsewhere
+            self.notify(f"{ex.id}: {points(result.score)}/{points(result.max_score)} points. Press e for the "
+                        "results.", title="Graded", timeout=8)
         if problem:
             self.query_one("#results").failed(problem)
             self.notify(problem, title="Progress", severity="error", timeout=15)
