@@ -207,3 +207,34 @@ def test_tui_command_checks_its_arguments_before_opening(ws, tmp_path, monkeypat
     assert result.exit_code == EXIT_OK, result.output
     (w, kw), = opened
     assert w.root == ws.resolve() and kw["start"].id == "corr2d" and kw["warm"] is False and kw["device"] == "cpu"
+
+def test_console_script_fast_path_opens_the_tui_and_leaves_problems_to_the_cli(ws, monkeypatch):
+    """`d2l-tutor` in a terminal opens the TUI without typer; a damaged database goes to the CLI, which explains."""
+    import tutor.cli as cli
+    import tutor.launch as launch
+
+    opened, cli_runs = [], []
+    monkeypatch.setattr(launch, "is_interactive", lambda: True)
+    monkeypatch.setattr(launch, "run_tui", lambda w, **kw: opened.append(w) or 0)
+    monkeypatch.setattr(cli, "main", lambda: cli_runs.append(sys.argv[1:]))
+    monkeypatch.setattr(sys, "argv", ["d2l-tutor"])
+    with pytest.raises(SystemExit) as exit_info:
+        launch.main()
+    assert exit_info.value.code == 0 and [w.root for w in opened] == [ws.resolve()] and cli_runs == []
+
+    (ws / ".d2l-tutor" / "progress.db").write_bytes(b"this is not a database" * 100)
+    launch.main()
+    assert cli_runs == [[]] and len(opened) == 1
+
+    monkeypatch.setattr(sys, "argv", ["d2l-tutor", "list"])  # anything else: the CLI
+    launch.main()
+    assert cli_runs == [[], ["list"]] and len(opened) == 1
+    import gc
+
+    assert gc.isenabled()  # the start-up pause never outlives the launch
+
+
+def test_console_script_without_a_terminal_prints_the_help(tmp_path):
+    proc = run_cli(cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Commands" in proc.stdout and "grade" in proc.stdout

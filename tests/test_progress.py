@@ -86,3 +86,16 @@ def test_killed_mid_write_never_corrupts(tmp_path):
         with Progress(path) as db:
             rows = db.history("corr2d", limit=100000)
             assert rows and all(len(a.tests) == 200 for a in rows)
+
+
+def test_course_totals_cap_each_exercise_at_its_points():
+    from types import SimpleNamespace
+
+    from tutor.progress import Summary, course_totals
+
+    exercises = [SimpleNamespace(id="a", points=12), SimpleNamespace(id="b", points=10),
+                 SimpleNamespace(id="c", points=8)]
+    summaries = {"a": Summary("a", 3, 12, 12, ""), "b": Summary("b", 1, 4.5, 10, ""),
+                 "x": Summary("x", 1, 99, 99, "")}  # an exercise no longer in the course counts for nothing
+    t = course_totals(exercises, summaries)
+    assert (t.earned, t.total, t.done, t.exercises) == (16.5, 30, 1, 3)

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from tutor.launch import is_interactive, run_tui
 from tutor.manifest import Course, Exercise, ManifestError, UnknownExercise, load_course
-from tutor.progress import Progress, ProgressError
+from tutor.progress import Progress, ProgressError, course_totals
 from tutor.workspace import DEFAULT_DIR, Workspace, WorkspaceError, find_workspace
 
 # Exit codes (documented in the README).
@@ -360,8 +360,9 @@ def progress(
             table.add_row(e.id, str(s.attempts if s else 0), f"{s.best:g}/{e.points}" if s else "-",
                           s.last.replace("T", " ")[:16] if s else "-")
         out.print(table)
-        done = sum(1 for e in c.exercises if summaries.get(e.id) and summaries[e.id].best >= e.points)
-        out.print(f"{done}/{len(c.exercises)} exercises at full marks; {sum(s.attempts for s in summaries.values())} attempts in all.")
+        totals = course_totals(c.exercises, summaries)
+        out.print(f"{totals.done}/{totals.exercises} exercises at full marks ({totals.earned:g}/{totals.total} points); "
+                  f"{sum(s.attempts for s in summaries.values())} attempts in all.")
     title = f"Last attempts of {ex.id}" if ex else "Recent attempts"
     table = Table(title=title, title_justify="left", header_style="bold")
     for col in ("when (UTC)", "exercise", "score", "status", "time", "device", "file"):

@@ -26,8 +26,11 @@ def run_tui(workspace, *, course=None, start=None, device: str = "auto", warm: b
     gc.disable()  # start-up allocates a lot and frees little: collecting meanwhile costs ~0.05 s (on_ready enables)
     from tutor.tui.app import TutorApp
 
-    app = TutorApp(workspace, course=course, device=device, warm=warm, start=start)
-    app.run()
+    try:
+        app = TutorApp(workspace, course=course, device=device, warm=warm, start=start)
+        app.run()
+    finally:
+        gc.enable()  # whatever happened before the first frame
     return app.return_code or 0
 
 
@@ -54,7 +57,11 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - the CLI path below says what is wrong, properly
             pass
         else:
-            sys.exit(run_tui(ws))
+            try:
+                code = run_tui(ws)
+            finally:
+                gc.enable()
+            sys.exit(code)
     from tutor.cli import main as cli_main
 
     gc.enable()

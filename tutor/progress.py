@@ -66,6 +66,22 @@ class Attempt:
     tests: list
 
 
+@dataclass(frozen=True)
+class CourseTotals:
+    earned: float   # points, each exercise's best counted up to its points
+    total: int      # the course's points
+    done: int       # exercises with full marks
+    exercises: int
+
+
+def course_totals(exercises, summaries: dict[str, Summary]) -> CourseTotals:
+    """Where the learner stands over the whole course (the TUI's bar and progress view, `d2l-tutor progress`)."""
+    earned = sum(min(s.best, ex.points) for ex in exercises if (s := summaries.get(ex.id)))
+    done = sum(1 for ex in exercises if (s := summaries.get(ex.id)) and s.best >= ex.points)
+    return CourseTotals(earned=earned, total=sum(ex.points for ex in exercises), done=done,
+                        exercises=len(exercises))
+
+
 class Progress:
     def __init__(self, path: Path):
         self.path = Path(path)

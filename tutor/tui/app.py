@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from tutor.engine.warm import WarmGrader
 
 from tutor.manifest import Course, Exercise, Lesson, load_course
-from tutor.progress import Progress, ProgressError, Summary
+from tutor.progress import Progress, ProgressError, Summary, course_totals
 from tutor.tui.screens import ConfirmScreen, QuitScreen, SetupScreen
 from tutor.workspace import DEFAULT_DIR, Workspace, WorkspaceError, init_workspace
 
@@ -224,7 +224,6 @@ class TutorApp(App):
         tree.show_root, tree.auto_expand = False, False  # selecting a lesson must not fold its exercises away
         tree.focus()
         self.theme_changed_signal.subscribe(self, self.theme_changed)
-        self.theme_changed(self.current_theme)
         if self.workspace is None:
             self.sub_title = "no workspace"
             self.push_screen(SetupScreen(self.searched, self.proposed), self.setup_answered)
@@ -301,13 +300,11 @@ class TutorApp(App):
         screen, where every widget costs start-up time)."""
         from rich.progress_bar import ProgressBar
 
-        earned = sum(min(s.best, ex.points) for ex in self.course.exercises if (s := summaries.get(ex.id)))
-        total = sum(ex.points for ex in self.course.exercises)
-        done = sum(1 for ex in self.course.exercises if (s := summaries.get(ex.id)) and s.best >= ex.points)
-        bar = ProgressBar(total=total, completed=earned, width=None,
-                          complete_style="green", finished_style="green")
-        self.query_one("#overall-label", Static).update(Group(
-            Text(f"{points(earned)}/{total} points · {done}/{len(self.course.exercises)} done", style="dim"), bar))
+        t = course_totals(self.course.exercises, summaries)
+        bar = ProgressBar(total=t.total, completed=t.earned, width=None, complete_style="green",
+                          finished_style="green")
+        self.query_one("#overall-label", Static).update(
+            Group(Text(f"{points(t.earned)}/{t.total} points · {t.done}/{t.exercises} done", style="dim"), bar))
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         data = event.node.data

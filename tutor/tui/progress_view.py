@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from tutor.manifest import Course, Exercise
-from tutor.progress import Attempt, Summary
+from tutor.progress import Attempt, Summary, course_totals
 
 
 def when(iso: str) -> str:
@@ -43,11 +43,9 @@ class ProgressView(Vertical):
 
     def show(self, course: Course, summaries: dict[str, Summary], hints: dict[str, int],
              exercise: Exercise | None, history: list[Attempt]) -> None:
-        total = sum(ex.points for ex in course.exercises)
-        earned = sum(min(s.best, ex.points) for ex in course.exercises if (s := summaries.get(ex.id)))
-        done = sum(1 for ex in course.exercises if (s := summaries.get(ex.id)) and s.best >= ex.points)
+        t = course_totals(course.exercises, summaries)
         self.query_one("#progress-title", Label).update(
-            f"{earned:g}/{total} points · {done} of {len(course.exercises)} exercises with full marks")
+            f"{t.earned:g}/{t.total} points · {t.done} of {t.exercises} exercises with full marks")
         table = self.query_one("#summary-table", DataTable)
         table.clear()
         for ex in course.exercises:
