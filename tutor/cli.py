@@ -66,6 +66,11 @@ def exercise_or_exit(c: Course, name: str) -> Exercise:
         raise fail(str(exc), EXIT_USAGE) from None
 
 
+def check_device(device: str) -> None:
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise fail(f"--device must be auto, cpu or cuda, not {device!r}.", EXIT_USAGE)
+
+
 def workspace_or_exit(explicit: Optional[Path]) -> Workspace:
     try:
         return find_workspace(explicit=explicit)
@@ -198,8 +203,7 @@ def grade(
     from tutor.engine.runner import grade as run_grade
 
     c = course()
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise fail(f"--device must be auto, cpu or cuda, not {device!r}.", EXIT_USAGE)
+    check_device(device)
     if all_ and exercises:
         raise fail("give exercise ids or --all, not both.", EXIT_USAGE)
     if not all_ and not exercises:
@@ -408,8 +412,7 @@ def tui(
                                        "forking a warm one (slower; for debugging).")] = False,
 ) -> None:
     """The full-screen tutor: lessons, an editor for your exercise files, and grading with live results."""
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise fail(f"--device must be auto, cpu or cuda, not {device!r}.", EXIT_USAGE)
+    check_device(device)
     start = exercise_or_exit(course(), exercise) if exercise else None
     ws = None
     if workspace is not None or not is_interactive():
