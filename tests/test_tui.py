@@ -628,3 +628,38 @@ async def test_an_infinite_loop_times_out_and_the_app_stays_responsive(ws, tmp_p
         await pilot.press("e")
         assert pilot.app.query_one("#main", ContentSwitcher).current == "exercise-view"
         assert pilot.app.is_running
+
+
+CORR2D_TYPED = [  # what a learner types: one string per line, with no indentation (the editor adds it)
+    "import torch", "", "", "def corr2d(X, K):",
+    "h, w = K.shape",
+    "Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=X.dtype, device=X.device)",
+    "for i in range(Y.shape[0]):", "for j in range(Y.shape[1]):",
+    "Y[i, j] = (X[i:i + h, j:j + w] * K).sum()",
+]
+
+
+@run_async
+async def test_a_learner_types_corr2d_in_the_editor_and_gets_full_marks(ws):
+    """The issue's "done when", keys only: the editor indents like a Python editor, ctrl+g saves and grades."""
+    ex = load_course().exercise("corr2d")
+    async with TutorApp(ws, device="cpu").run_test(size=SIZE) as pilot:
+        await select(pilot, lambda d: d == ex)
+        await pilot.press("f7", "delete")  # select all, delete: an empty file
+        for i, line in enumerate(CORR2D_TYPED):
+            await pilot.press(*line, "enter")
+        await pilot.press("backspace", "backspace", *"return Y")  # two levels back out of the loops
+        expected = ("import torch\n\n\ndef corr2d(X, K):\n    h, w = K.shape\n"
+                    "    Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=X.dtype, device=X.device)\n"
+                    "    for i in range(Y.shape[0]):\n        for j in range(Y.shape[1]):\n"
+                    "            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()\n    return Y")
+        assert pilot.app.query_one("#editor", TextArea).text == expected
+        await pilot.press("ctrl+g")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "12/12" in results_text(pilot.app) and "Full marks" in results_text(pilot.app)
+        assert ws.file_for(ex).read_text(encoding="utf-8") == expected
+        plot = pilot.app.query_one("#plot")
+        assert plot.display and plot.passed is True
+        await pilot.press("escape", "p")
+        assert str(pilot.app.query_one("#summary-table").get_row("corr2d")[1]) == "12/12"
