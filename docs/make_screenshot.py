@@ -15,22 +15,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-FLIPPED = '''import torch
-
-
-def corr2d(X, K):
-    """Slide K over X and sum the products (but K is flipped here: that is a convolution)."""
-    K = torch.flip(K, (0, 1))
-    h, w = K.shape
-    Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=X.dtype, device=X.device)
-    for i in range(Y.shape[0]):
-        for j in range(Y.shape[1]):
-            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
-    return Y
-'''
-
-
 async def main() -> None:
+    from tests.test_tui_snapshots import FLIPPED  # the same mistake as the snapshot tests show
     from tutor.manifest import load_course
     from tutor.progress import Progress
     from tutor.tui.app import TutorApp

@@ -35,12 +35,7 @@ def ws(tmp_path):
 
 
 def tree_nodes(app):
-    out, stack = [], list(app.query_one("#course", Tree).root.children)
-    while stack:
-        node = stack.pop(0)
-        out.append(node)
-        stack[:0] = list(node.children)
-    return out
+    return app._tree_nodes()
 
 
 async def select(pilot, predicate):
@@ -321,22 +316,20 @@ async def test_letters_type_in_the_editor_and_escape_makes_them_commands(ws, mon
 
 @run_async
 async def test_command_palette_jumps_to_an_exercise_and_a_lesson(ws):
-    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
+    async def palette(pilot, typed: str) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
-        await pilot.press(*"beam_sea")
+        await pilot.press(*typed)
         await pilot.pause(0.3)
         await pilot.press("enter")
         await pilot.pause()
+
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
+        await palette(pilot, "beam_sea")
         assert pilot.app.exercise is not None and pilot.app.exercise.id == "beam_search"
         assert pilot.app.query_one("#main", ContentSwitcher).current == "exercise-view"
         assert pilot.app.query_one("#course", Tree).cursor_node.data.id == "beam_search"
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"lesson: dropout")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
+        await palette(pilot, "lesson: dropout")
         assert pilot.app.query_one("#main", ContentSwitcher).current == "lesson-view"
         assert pilot.app.shown_lesson == load_course().lesson("dropout")
 

@@ -21,6 +21,7 @@ pytest.importorskip("pytest_textual_snapshot")
 
 from textual.widgets import Tree  # noqa: E402
 
+from tests.test_engine import CORRECT  # noqa: E402
 from tutor.engine.results import GRADED, GradeResult, TestResult  # noqa: E402
 from tutor.engine.runner import grade  # noqa: E402
 from tutor.manifest import load_course  # noqa: E402
@@ -32,18 +33,8 @@ ROOT = Path("/tmp/d2l-tutor-snapshots/w")  # fixed: the path is on screen
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
 # A corr2d that flips the kernel (convolution, not cross-correlation): the classic mistake.
-FLIPPED = '''import torch
-
-
-def corr2d(X, K):
-    K = torch.flip(K, (0, 1))
-    h, w = K.shape
-    Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=X.dtype, device=X.device)
-    for i in range(Y.shape[0]):
-        for j in range(Y.shape[1]):
-            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
-    return Y
-'''
+FLIPPED = CORRECT.lstrip().replace("    h, w = K.shape\n", "    K = torch.flip(K, (0, 1))\n    h, w = K.shape\n")
+assert FLIPPED != CORRECT
 
 
 @pytest.fixture(autouse=True)

@@ -182,6 +182,16 @@ def grade_key_shown(screen: str) -> bool:
     return bool(lines) and re.search(r"(?<![\w^])g Grade", lines[-1]) is not None
 
 
+def wait_for_exit(terminal: Terminal) -> str:
+    deadline = time.monotonic() + 10
+    while (status := terminal.exit_status()) is None:
+        if time.monotonic() > deadline:
+            terminal.capture()
+            terminal.fail(f"q did not end the app within 10 s; its processes:\n{terminal.processes()}")
+        time.sleep(POLL)
+    return status
+
+
 @pytest.fixture
 def terminal(tmp_path):
     if shutil.which("tmux") is None:
@@ -229,12 +239,7 @@ def test_grade_corr2d_in_a_real_terminal(terminal, tmp_path):
     terminal.wait_for("the tree's full-marks mark", rf"✓ {re.escape(ex.id)} {ex.points}/{ex.points}", timeout=10)
 
     terminal.keys("q")
-    deadline = time.monotonic() + 10
-    while (status := terminal.exit_status()) is None:
-        if time.monotonic() > deadline:
-            terminal.capture()
-            terminal.fail(f"q did not end the app within 10 s; its processes:\n{terminal.processes()}")
-        time.sleep(POLL)
+    status = wait_for_exit(terminal)
     assert status == "0", f"the app ended with status {status}:\n{terminal.capture()}"
 
     proc = subprocess.run([sys.executable, "-m", "tutor", "progress", "--workspace", str(ws), "--json"],
@@ -243,16 +248,6 @@ def test_grade_corr2d_in_a_real_terminal(terminal, tmp_path):
     summary = json.loads(proc.stdout)["summaries"][ex.id]
     assert summary["best"] == ex.points
     assert summary["attempts"] == 2  # the stub, then the one regrade the outside edit triggered
-
-
-def wait_for_exit(terminal: Terminal) -> str:
-    deadline = time.monotonic() + 10
-    while (status := terminal.exit_status()) is None:
-        if time.monotonic() > deadline:
-            terminal.capture()
-            terminal.fail(f"q did not end the app within 10 s; its processes:\n{terminal.processes()}")
-        time.sleep(POLL)
-    return status
 
 
 def test_first_run_creates_a_workspace_and_o_edits_in_the_learners_editor(terminal, tmp_path):
