@@ -28,7 +28,7 @@ def timed(grade_fn, exercise) -> tuple[float, float]:
     first: list[float] = []
 
     def on_event(event):
-        if event.get("event") == "test_finished" and not first:
+        if event.event == "test_finished" and not first:
             first.append(time.perf_counter() - start)
 
     result = grade_fn(exercise, exercise.solution_path, device="cpu", on_event=on_event)

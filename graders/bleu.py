@@ -12,7 +12,7 @@ from collections import Counter
 import torch
 
 from tutor.grading import Grader, TestFailure, describe
-from tutor.grading.harness import LearnerError
+from tutor.grading.remote import RemoteError
 
 grader = Grader("bleu")
 
@@ -112,23 +112,25 @@ def score_of(ctx, pred_seq, label_seq, k):
     fn = ctx.fn("bleu")
     what = call_text(pred_seq, label_seq, k)
     try:
-        got = fn(pred_seq, label_seq, k)
-    except LearnerError as err:
-        message = err.message.replace(fn.describe(pred_seq, label_seq, k), what, 1)
-        if "not written yet" in message:
+        got = fn.__wrapped__(pred_seq, label_seq, k)
+    except RemoteError as err:  # the learner's exception, as a verdict that names the call as the course writes it
+        failure = ctx.explain(err, what)
+        if err.is_a("builtins.NotImplementedError"):
             pass
         elif pred_seq == "":
-            message += ("\n  An empty prediction must score 0.0: check `if pred_seq == ''` (or an empty token list) "
-                        "before dividing by len_pred. Note that ''.split(' ') is [''].")
-        elif "ZeroDivision" in message or "division by zero" in message:
+            failure.with_part(TestFailure(
+                "  An empty prediction must score 0.0: check `if pred_seq == ''` (or an empty token list) before "
+                "dividing by len_pred. Note that ''.split(' ') is [''].", mistake="bleu.empty_prediction"))
+        elif err.is_a("builtins.ZeroDivisionError") or "division by zero" in err.message:
             tokens = len(pred_seq.split(" "))
-            plural = "s" if tokens != 1 else ""
-            message += (f"\n  The prediction has {tokens} token{plural} and k = {k}: let n run over "
-                        "1 .. min(k, len_pred), so len_pred - n + 1 is never 0.")
-        elif "math domain error" in message:
-            message += ("\n  A precision can be 0 (no matching n-gram), so log(p_n) is undefined: multiply the "
-                        "powers p_n ** (1 / 2**n) directly instead of summing logarithms.")
-        raise TestFailure(message) from None
+            failure.with_part(TestFailure(
+                "  The prediction has {tokens} token(s) and k = {k}: let n run over 1 .. min(k, len_pred), so "
+                "len_pred - n + 1 is never 0.", mistake="bleu.short_prediction", tokens=tokens, k=k))
+        elif "math domain error" in err.message:
+            failure.with_part(TestFailure(
+                "  A precision can be 0 (no matching n-gram), so log(p_n) is undefined: multiply the powers "
+                "p_n ** (1 / 2**n) directly instead of summing logarithms.", mistake="bleu.log_of_zero"))
+        raise failure from None
     if isinstance(got, torch.Tensor):
         raise TestFailure(f"{what} returned a torch.Tensor ({describe(got)}); BLEU is a plain number: return a Python "
                           "float (use math.exp and ** on Python numbers, or call .item() on a one-element tensor).")

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tutor.grading import Grader, TestFailure, check_tensor, check_type, describe, fmt_tensor
+from tutor.grading.remote import RemoteError, RemoteModule
 from tutor.grading.train import Adam
 
 grader = Grader("multihead_attention")
@@ -115,10 +116,10 @@ def first_match(got, expected, variants):
 
 def learner_class(ctx, name):
     cls = ctx.fn(name)
-    if not issubclass(cls, nn.Module):
+    if not cls.is_subclass_of(nn.Module):
         raise TestFailure(f"{name} does not subclass nn.Module. Keep the declaration `class {name}(nn.Module):` "
                           "and call super().__init__() first in __init__.")
-    ctx._check_signature(name, cls, ctx.ref(name))
+    ctx.check_signature(name, cls, ctx.ref(name))
     return cls
 
 
@@ -128,12 +129,9 @@ def construct(ctx, name, *args, **kwargs):
     what = f"{name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
     try:
         module = cls(*args, **kwargs)
-    except TestFailure:
-        raise
-    except Exception as exc:  # noqa: BLE001 - everything the learner raises becomes a message
-        raise TestFailure(ctx.explain(exc, what)) from None
-    ctx.check_untampered()
-    if not isinstance(module, nn.Module) or "_parameters" not in vars(module):
+    except RemoteError as exc:  # everything the learner's code raises becomes a verdict
+        raise ctx.explain(exc, what) from None
+    if not isinstance(module, RemoteModule) or module.broken:
         raise TestFailure(f"{what} did not set up an nn.Module: call super().__init__() at the start of __init__.")
     return module.to(ctx.device).eval(), what
 
@@ -143,23 +141,20 @@ def call(ctx, module, what, *args):
     text = f"{what}({', '.join(describe(a) for a in args)})"
     try:
         got = module(*args)
-    except TestFailure:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        message = ctx.explain(exc, text)
-        attention_cls = getattr(ctx.learner, "DotProductAttention", None)
-        own_attention = isinstance(attention_cls, type) and isinstance(module, attention_cls)
+    except RemoteError as exc:
+        failure = ctx.explain(exc, text)
+        own_attention = module.is_instance(ctx.learner("DotProductAttention"))
         parts = ["masked_softmax"] if own_attention else BUILDING_BLOCKS
         note = dependency_note(ctx, parts)
         if note:
-            message += "\n  " + note
-        elif hasattr(module, "W_q") and args[-1] is not None and ("must match the size" in str(exc)
-                                                                  or "shape" in str(exc)):
-            message += ("\n  If this comes from masked_softmax: after transpose_qkv the batch has B * num_heads rows, "
-                        "but valid_lens has one entry per batch item. Repeat each length once per head with "
-                        "torch.repeat_interleave(valid_lens, repeats=self.num_heads, dim=0).")
-        raise TestFailure(message) from None
-    ctx.check_untampered()
+            failure.with_part(TestFailure("  " + note))
+        elif hasattr(module, "W_q") and args[-1] is not None and ("must match the size" in exc.message
+                                                                  or "shape" in exc.message):
+            failure.with_part(TestFailure(
+                "  If this comes from masked_softmax: after transpose_qkv the batch has B * num_heads rows, but "
+                "valid_lens has one entry per batch item. Repeat each length once per head with "
+                "torch.repeat_interleave(valid_lens, repeats=self.num_heads, dim=0)."))
+        raise failure from None
     check_type(got, text)
     return got, text
 
@@ -202,7 +197,6 @@ def broken_blocks(ctx):
                     raise ValueError("DotProductAttention")
     except Exception:  # noqa: BLE001
         broken.append("DotProductAttention")
-    ctx.check_untampered()
     ctx._broken_blocks = broken
     return broken
 
@@ -280,7 +274,7 @@ def check_against(ctx, got, expected, text, ref, inputs, valid_lens, variants):
         check_tensor(got, expected, text, atol=1e-5, rtol=1e-4)
     except TestFailure as failure:
         why = mismatch_note(ctx, got, expected, ref, inputs, valid_lens, variants)
-        raise TestFailure(failure.message + (f"\n  {why}" if why else "")) from None
+        raise (failure.with_part(TestFailure("  " + why)) if why else failure) from None
 
 
 def check_mha(ctx, ref, mine, what, inputs, valid_lens, variants=()):
@@ -417,7 +411,7 @@ def dot_product_attention(ctx):
                     (attention_variant(queries, keys, values, None, math.sqrt(d)),
                      "valid_lens has no effect: compute the weights with masked_softmax(scores, valid_lens)."),
                 ])
-            raise TestFailure(failure.message + (f"\n  {why}" if why else "")) from None
+            raise (failure.with_part(TestFailure("  " + why)) if why else failure) from None
         weights = getattr(attention, "attention_weights", None)
         if not isinstance(weights, torch.Tensor):
             raise TestFailure(f"after {text}, self.attention_weights is {describe(weights)}; store the softmax "
@@ -635,6 +629,7 @@ class Classifier(nn.Module):
 
 def train_classifier(ctx, attention, attend, data, report):
     train, test = data
+    torch.manual_seed(1)  # the same initial classifier around the learner's attention and the reference's
     net = Classifier(attention, attend).to(ctx.device)
     optimizer = Adam(net.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
@@ -688,7 +683,7 @@ def encoder_learns(ctx):
         checked.append(True)
         return out
 
-    torch.manual_seed(0)
+    ctx.seed(0)  # the learner's module draws its initial weights in the sandbox
     attention, what = construct(ctx, "MultiHeadAttention", *args)
     mine = train_classifier(ctx, attention.train(), attend, data, report=True)
 

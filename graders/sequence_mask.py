@@ -8,6 +8,7 @@ from torch import nn
 from tutor.grading import Grader, TestFailure, check_tensor, check_type, describe, fmt_tensor
 from tutor.grading.train import Adam
 from tutor.grading.harness import LearnerError
+from tutor.grading.remote import RemoteError
 
 grader = Grader("sequence_mask")
 
@@ -59,8 +60,9 @@ def check_mask(ctx, X, valid_len, value=None, shrink=None, hint=""):
     try:
         got = fn(X.clone(), valid_len.clone(), **kwargs)
     except LearnerError as err:
-        shape_error = "must match the size" in err.message or "shape" in err.message
-        raise TestFailure(err.message + (hint if shape_error else "")) from None
+        text = err.remote.message if err.remote is not None else ""
+        shape_error = "must match the size" in text or "shape" in text
+        raise (err.failure.with_part(TestFailure(hint.lstrip("\n"))) if shape_error and hint else err.failure) from None
     check_type(got, what)
     expected = ctx.ref("sequence_mask")(X, valid_len, **kwargs)
     if got.shape == expected.shape and got.device == expected.device and not torch.equal(
@@ -147,8 +149,8 @@ def device_and_input(ctx):
 
 def loss_class(ctx):
     cls = ctx.fn("MaskedSoftmaxCELoss")
-    if not issubclass(cls, nn.CrossEntropyLoss):
-        bases = ", ".join(b.__name__ for b in cls.__bases__)
+    if not cls.is_subclass_of(nn.CrossEntropyLoss):
+        bases = ", ".join(cls.bases) or "object"
         raise TestFailure(f"MaskedSoftmaxCELoss subclasses ({bases}), not nn.CrossEntropyLoss. Keep the course's "
                           "declaration `class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):` so that super().forward "
                           "computes the per-token cross-entropy for you.")
@@ -166,16 +168,14 @@ def call_loss(ctx, cls, pred, label, valid_len, loss=None):
         if loss is None:
             loss = cls()
         got = loss(pred, label, valid_len)
-    except TestFailure:
-        raise
-    except Exception as exc:  # noqa: BLE001 - everything the learner raises becomes a message
-        message = ctx.explain(exc, what)
-        text = str(exc)
+    except RemoteError as exc:  # everything the learner's code raises becomes a verdict
+        failure = ctx.explain(exc, what)
+        text = exc.message
         if "target size" in text or "expected target" in text.lower() or "only batches of spatial targets" in text:
-            message += ("\n  nn.CrossEntropyLoss wants the classes in dimension 1: pass pred.permute(0, 2, 1), of "
-                        "shape (batch, vocab_size, steps), together with label of shape (batch, steps).")
-        raise TestFailure(message) from None
-    ctx.check_untampered()
+            failure.with_part(TestFailure(
+                "  nn.CrossEntropyLoss wants the classes in dimension 1: pass pred.permute(0, 2, 1), of shape "
+                "(batch, vocab_size, steps), together with label of shape (batch, steps)."))
+        raise failure from None
     return got, what, loss
 
 
@@ -254,7 +254,7 @@ def loss_random(ctx):
     pred_ref = pred0.clone().requires_grad_(True)
     expected = ctx.ref("MaskedSoftmaxCELoss")()(pred_ref, label, valid_len)
     check_loss(got, expected, what, pred0, label, valid_len)
-    if not torch.equal(pred.detach(), pred0):
+    if ctx.link.mutated(pred) is not None:
         raise TestFailure(f"{what} changed pred itself; compute the loss without writing into its inputs.")
     if not got.requires_grad:
         raise TestFailure(f"{what} returned a loss that autograd cannot differentiate, so no model could learn from "

@@ -241,9 +241,10 @@ def test_object_whose_eq_is_always_true_fails(grade_source):
     "torch.Tensor.__sub__ = lambda self, other: torch.zeros_like(self)\ntorch.equal = lambda *a: True",
 ])
 def test_monkeypatching_torch_cannot_turn_a_failure_into_a_pass(grade_source, patch):
+    """The comparisons run in the verifier: patching torch in the learner's process changes nothing there."""
     at_import = f"import torch\n{patch}\n\ndef corr2d(X, K):\n    return torch.zeros(X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)\n"
     result = grade_source("corr2d", at_import)
-    assert_zero_with(result, "replaces")
+    assert_zero_with(result, "the values differ")
     during = f"""
 import torch
 
@@ -253,7 +254,7 @@ def corr2d(X, K):
 """
     result = grade_source("corr2d", during)
     assert result.score == 0, [(t.name, t.message) for t in result.tests if t.passed]
-    assert "replaced" in messages(result)
+    assert "the values differ" in messages(result)
 
 
 def test_background_process_left_running_does_not_hang_grading(grade_source):

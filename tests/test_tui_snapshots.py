@@ -22,6 +22,7 @@ pytest.importorskip("pytest_textual_snapshot")
 from textual.widgets import Tree  # noqa: E402
 
 from tests.test_engine import CORRECT  # noqa: E402
+from tutor.engine.protocol import Plan, PlannedTest, SmokeStep, TestFinished, TestStarted  # noqa: E402
 from tutor.engine.results import GRADED, GradeResult, TestResult  # noqa: E402
 from tutor.engine.runner import grade  # noqa: E402
 from tutor.manifest import load_course  # noqa: E402
@@ -101,19 +102,18 @@ def test_exercise_with_a_failing_result_and_a_hint(snap_compare, ws, size, flipp
 
 
 def smoke_run(pilot, ex) -> None:
-    """Feed the app the events of a corr2d smoke-check, as the grading child sends them."""
-    smoke = {"name": "learns the edge-detection kernel [1, -1] by gradient descent", "kind": "smoke", "points": 3,
-             "metric": "max |K - [1, -1]|", "goal": "max", "threshold": 0.05, "plot": "error"}
+    """Feed the app the events of a corr2d smoke-check, as the verifier sends them."""
+    smoke = PlannedTest(name="learns the edge-detection kernel [1, -1] by gradient descent", kind="smoke", points=3,
+                        metric="max |K - [1, -1]|", goal="max", threshold=0.05, plot="error")
     pilot.app.query_one("#results").start(ex)
-    pilot.app.on_engine_event({"event": "plan", "tests": [smoke], "device": "cpu"})
-    pilot.app.on_engine_event({"event": "test_started", "name": smoke["name"]})
+    pilot.app.on_engine_event(Plan(exercise="corr2d", device="cpu", torch="", tests=(smoke,)))
+    pilot.app.on_engine_event(TestStarted(name=smoke.name))
     error = 1.2
     for step in range(1, 61):
         error *= 0.85
-        pilot.app.on_engine_event({"event": "smoke_step", "name": smoke["name"], "step": step,
-                                   "metrics": {"loss": 4 * error * error, "error": error}})
-    pilot.app.on_engine_event({"event": "test_finished", "name": smoke["name"], "passed": True, "earned": 3,
-                               "points": 3})
+        pilot.app.on_engine_event(SmokeStep(name=smoke.name, step=step,
+                                            metrics={"loss": 4 * error * error, "error": error}))
+    pilot.app.on_engine_event(TestFinished(name=smoke.name, passed=True))
 
 
 def test_smoke_check_plot(snap_compare, ws, size):

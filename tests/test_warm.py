@@ -101,7 +101,7 @@ def test_cancel_stops_a_warm_run(course, warm, write):
     cancel = threading.Event()
 
     def on_event(event):
-        if event.get("event") == "test_started":
+        if event.event == "test_started":
             threading.Timer(0.3, cancel.set).start()
 
     started = time.perf_counter()

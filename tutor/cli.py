@@ -199,6 +199,7 @@ def grade(
     time_limit: Annotated[Optional[float], typer.Option(help="Override the exercise's time limit (seconds).")] = None,
 ) -> None:
     """Run the hidden tests and the smoke-check on your code."""
+    from tutor.engine.protocol import Plan, SmokeStep, TestStarted
     from tutor.engine.results import DEVICE_UNAVAILABLE, ENGINE_ERROR
     from tutor.engine.runner import grade as run_grade
 
@@ -244,15 +245,14 @@ def grade(
     for ex, path in targets:
         with err.status(f"grading {ex.id}: starting...", spinner="dots") as status:
             def on_event(event, ex=ex, status=status, seen={"n": 0, "total": 0}):
-                kind = event.get("event")
-                if kind == "plan":
-                    seen["total"] = len(event.get("tests", []))
-                elif kind == "test_started":
+                if isinstance(event, Plan):
+                    seen["total"] = len(event.tests)
+                elif isinstance(event, TestStarted):
                     seen["n"] += 1
-                    status.update(f"grading {ex.id}: {event.get('name')} ({seen['n']}/{seen['total']})")
-                elif kind == "smoke_step":
-                    metrics = ", ".join(f"{k} {v:.4g}" for k, v in (event.get("metrics") or {}).items())
-                    status.update(f"grading {ex.id}: smoke-check step {event.get('step')}: {metrics}")
+                    status.update(f"grading {ex.id}: {event.name} ({seen['n']}/{seen['total']})")
+                elif isinstance(event, SmokeStep):
+                    metrics = ", ".join(f"{k} {v:.4g}" for k, v in event.metrics.items())
+                    status.update(f"grading {ex.id}: smoke-check step {event.step}: {metrics}")
 
             result = run_grade(ex, path, device=device, time_limit=time_limit, on_event=on_event)
         if result.status == DEVICE_UNAVAILABLE:

@@ -9,6 +9,7 @@ from typing import Callable
 
 from tutor.engine.results import DEVICE_UNAVAILABLE, GRADED, GradeResult
 from tutor.manifest import Exercise
+from tutor.messages import first_line
 
 
 @dataclass
@@ -70,7 +71,7 @@ def check_exercise(ex: Exercise, device: str, grade: Callable, **options) -> tup
     findings.append(Finding(
         ex.id, "reference solution gets full marks", first.full_marks,
         f"{first.score:g}/{first.max_score:g} ({first.status}); failing: {', '.join(failing)}: "
-        + "; ".join(t.message.splitlines()[0] for t in first.tests if not t.passed and t.message)[:600]
+        + "; ".join(first_line(t.failure) for t in first.tests if not t.passed and t.failure)[:600]
         + (f" {first.problem}" if first.problem else ""),
         first.duration))
     findings.append(Finding(ex.id, "reference solution: same verdict on a second run",
@@ -78,7 +79,8 @@ def check_exercise(ex: Exercise, device: str, grade: Callable, **options) -> tup
     findings.append(Finding(
         ex.id, "manifest points equal the grader's test points", first.max_score == ex.points,
         f"course.toml says {ex.points}, the grader's tests add up to {first.max_score:g}"))
-    clean = stub.status == GRADED and all(t.message and "bug in d2l-tutor" not in t.message for t in stub.tests)
+    internal = {"internal_error", "internal_run", "invalid_report"}
+    clean = stub.status == GRADED and all(t.failure and t.code not in internal for t in stub.tests)
     findings.append(Finding(
         ex.id, "untouched stub scores zero with a clean verdict", stub.score == 0 and clean,
         f"{stub.score:g}/{stub.max_score:g} ({stub.status}) {stub.problem}", stub.duration))

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from tutor.engine.results import GRADED, GradeResult
 from tutor.manifest import Exercise
+from tutor.messages import render
 
 STATUS_WORDS = {
     "timeout": "stopped: time limit",
@@ -20,7 +21,29 @@ STATUS_WORDS = {
 }
 
 
-STUB_MARK = "still raises the stub's NotImplementedError"
+def unwritten_function(test) -> str | None:
+    """The learner function a test stopped at because it still raises the stub's NotImplementedError."""
+    f = test.failure
+    if not f or f.get("code") != "not_implemented":
+        return None
+    return str((f.get("params") or {}).get("call", "")).split("(", 1)[0] or None
+
+
+def failure_key(test) -> str:
+    """Two failures with the same key say the same thing: an unwritten function, or the same failure data."""
+    name = unwritten_function(test)
+    if name:
+        return f"not_implemented:{name}"
+    import json
+
+    return json.dumps(test.failure, sort_keys=True, default=str)
+
+
+def _smallest_part(failure: dict | None):
+    for part in (failure or {}).get("parts") or ():
+        if str(part.get("code", "")).startswith("smallest_input"):
+            return part
+    return None
 
 
 def fmt_points(x: float) -> str:
@@ -64,8 +87,9 @@ def render_result(console: Console, result: GradeResult, exercise: Exercise) -> 
     # An untouched stub fails test after test the same way: say it once per unwritten function.
     unwritten: dict[str, list] = {}
     for t in failed:
-        if STUB_MARK in t.message:
-            unwritten.setdefault(t.message.split("(", 1)[0], []).append(t)
+        name = unwritten_function(t)
+        if name:
+            unwritten.setdefault(name, []).append(t)
     grouped = {name: tests for name, tests in unwritten.items() if len(tests) > 1}
     for name, tests in grouped.items():
         body = Text(tests[0].message)
@@ -76,11 +100,14 @@ def render_result(console: Console, result: GradeResult, exercise: Exercise) -> 
     failed_detail = [t for t in failed if not any(t in tests for tests in grouped.values())]
     for t in failed_detail:
         message = t.message or "failed"
-        head, sep, smallest = message.partition("\n\n  smallest failing input:\n")
-        if sep and smallest in shown_inputs:
-            message = head + "\n\n  smallest failing input: the same as above."
-        elif sep:
-            shown_inputs.add(smallest)
+        smallest = _smallest_part(t.failure)
+        if smallest is not None:
+            key = repr(sorted((smallest.get("params") or {}).items()))
+            if key in shown_inputs:  # the same data as above: say so instead of printing it again
+                parts = [{"code": "smallest_input_same", "params": {}} if p is smallest else p
+                         for p in t.failure.get("parts") or ()]
+                message = render({**t.failure, "parts": parts})
+            shown_inputs.add(key)
         console.print(Panel(Text(message), title=Text(f"✗ {t.name}", style="red"),
                             title_align="left", border_style="red", expand=True))
     if result.output.strip():

@@ -1,27 +1,46 @@
-"""Runtime guards inside the grading child.
+"""The forbidden-API guard, inside the sandbox (best effort: it lives in the learner's own process).
 
-* Forbidden APIs: each API the manifest forbids for an exercise is wrapped so
-  that a call made from the learner's file (directly or through helpers it
-  calls) is recorded and refused. Calls from the grader or the reference
-  solution go through untouched.
-* Tampering: the namespaces a verdict depends on (torch, torch.testing, the
-  Tensor class, builtins, the grading toolkit, the grader and the reference) are
-  snapshotted before the learner's file is imported. After learner code runs
-  the guard compares them by identity, restores anything that was replaced and
-  reports it, so reassigning `torch.allclose` can never turn a failure into a pass.
+Every API the manifest forbids for an exercise is replaced by a wrapper that records the call and raises
+ForbiddenCall when learner code is on the stack. The sandbox runs nothing but the learner's code (the grader and
+the reference live in the verifier), so any frame that is not torch's, this tutor's or the standard library's is
+the learner's, whatever file name it was compiled under; calls through torch's own layers (nn.LazyConv2d's
+forward calling F.conv2d) count too. The wrappers carry no `__wrapped__`, and the same operation is also guarded
+under its other names: torch.X, torch.nn.functional.X, torch._C._VariableFunctions.X and torch._C._nn.X.
+
+What it cannot stop, by design: torch.ops.aten.X (torch's own lazy imports use those objects, so they stay as
+they are), code that digs the original out of a closure or the garbage collector, or code run with a fake file
+name inside torch. The verifier's static scan of the source (tutor.engine.scan) is the second signal (it reports
+torch.ops.aten.X and __wrapped__), and the tests check results, not how they were computed.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 import sys
-from types import ModuleType
+import sysconfig
 
 import torch
 
-_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_TRUSTED = tuple(sorted({
+    os.path.dirname(torch.__file__) + os.sep,
+    _HERE + os.sep,  # tutor/engine: the sandbox's own server
+    os.path.join(os.path.dirname(_HERE), "grading") + os.sep,
+    sysconfig.get_paths(vars={"base": sys.base_prefix, "installed_base": sys.base_prefix})["stdlib"] + os.sep,
+}))
+
+
+def _learner_on_stack() -> bool:
+    """True when any frame on the stack is neither torch's, this tutor's, nor the standard library's: that is
+    the learner's code (whatever file name it was compiled under), calling directly or through torch."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not (name.startswith(_TRUSTED) or name.startswith("<frozen ")):
+            return True
+        frame = frame.f_back
+    return False
 
 
 class ForbiddenCall(Exception):
@@ -35,7 +54,6 @@ class ForbiddenCall(Exception):
 def resolve(dotted: str):
     """Return (owner, attribute name, value) for a dotted path such as torch.nn.functional.conv2d."""
     parts = dotted.split(".")
-    owner = None
     for i in range(len(parts) - 1, 0, -1):
         try:
             owner = importlib.import_module(".".join(parts[:i]))
@@ -47,38 +65,42 @@ def resolve(dotted: str):
     raise LookupError(dotted)
 
 
+def _aliases(name: str):
+    """Where else torch exposes a function called `name`."""
+    owners = [torch, torch.nn.functional]
+    for dotted in ("torch._C._VariableFunctions", "torch._C._nn"):
+        try:
+            owners.append(resolve(dotted)[2])
+        except (LookupError, AttributeError):
+            pass
+    return owners
+
+
 class Guard:
-    def __init__(self, learner_file: str, forbidden: list[str] | tuple[str, ...] = ()):
-        self.learner_file = learner_file
+    def __init__(self, forbidden=()):
         self.forbidden = list(forbidden)
         self.violations: list[str] = []
-        self._snapshot: list[tuple[object, dict]] = []
 
-    # -- forbidden APIs -------------------------------------------------
-    def called_from_learner(self) -> bool:
-        frame = sys._getframe(2)
-        target = self.learner_file
-        while frame is not None:
-            if frame.f_code.co_filename == target:
-                return True
-            frame = frame.f_back
-        return False
+    def refuse(self, api: str):
+        self.violations.append(api)
+        raise ForbiddenCall(api)
 
     def _wrap(self, api: str, func):
         guard = self
 
-        @functools.wraps(func)
         def guarded(*args, **kwargs):
-            if guard.called_from_learner():
-                guard.violations.append(api)
-                raise ForbiddenCall(api)
+            if _learner_on_stack():
+                guard.refuse(api)
             return func(*args, **kwargs)
 
+        guarded.__name__ = getattr(func, "__name__", api.rsplit(".", 1)[-1])
+        guarded.__qualname__ = guarded.__name__
+        guarded.__doc__ = f"{api} is forbidden in this exercise."
         guarded.__d2l_guarded__ = True
         return guarded
 
     def install(self) -> list[str]:
-        """Wrap every forbidden API; returns the ones that do not exist in this torch."""
+        """Wrap every forbidden API and its aliases; returns the ones that do not exist in this torch."""
         missing = []
         for api in self.forbidden:
             try:
@@ -88,52 +110,16 @@ class Guard:
                 continue
             if isinstance(value, type):
                 value.__init__ = self._wrap(api, value.__init__)
-            else:
-                setattr(owner, name, self._wrap(api, value))
+                continue
+            setattr(owner, name, self._wrap(api, value))
+            for alias_owner in _aliases(name):
+                if alias_owner is not owner and callable(getattr(alias_owner, name, None)):
+                    try:
+                        setattr(alias_owner, name, self._wrap(api, getattr(alias_owner, name)))
+                    except (AttributeError, TypeError):
+                        pass
         return missing
 
     def take_violations(self) -> list[str]:
         found, self.violations = sorted(set(self.violations)), []
         return found
-
-    # -- tampering --------------------------------------------------------
-    def snapshot(self, targets: list[object]) -> None:
-        self._snapshot = []
-        for target in targets:
-            if target is None:
-                continue
-            self._snapshot.append((target, dict(vars(target))))
-
-    def tampered(self) -> list[str]:
-        """Names that learner code replaced or deleted since the snapshot; they are put back."""
-        changed = []
-        for target, saved in self._snapshot:
-            current = vars(target)
-            label = target.__name__ if isinstance(target, (ModuleType, type)) else repr(target)
-            for key, value in saved.items():
-                now = current.get(key, _MISSING)
-                if now is not value and not _torch_wrapper_of(now, value):
-                    changed.append(f"{label}.{key}")
-                    try:
-                        setattr(target, key, value)
-                    except (AttributeError, TypeError):  # pragma: no cover - read-only slot
-                        pass
-        return changed
-
-
-_MISSING = object()
-def _torch_wrapper_of(new, old) -> bool:
-    """True when torch itself wrapped `old` lazily (torch._dynamo, imported on first use of some operations,
-    replaces torch.manual_seed with a wrapper). The wrapper must come from torch's own files and wrap the
-    original, so a learner's functools.wraps(lambda ...) still counts as tampering."""
-    code = getattr(new, "__code__", None)
-    if code is None or not code.co_filename.startswith(_TORCH_DIR):
-        return False
-    inner = new
-    for _ in range(5):
-        inner = getattr(inner, "__wrapped__", None)
-        if inner is old:
-            return True
-        if inner is None:
-            return False
-    return False

@@ -1,17 +1,25 @@
-"""Plain-data results of a grading run (no torch; JSON in and out)."""
+"""Plain-data results of a grading run (no torch; JSON in and out).
+
+A failing test carries its failure as data (`failure`: a reason code, parameters and parts; see
+tutor.messages); `message` is that failure rendered in English, for people and for JSON readers.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+
+from tutor.messages import render
 
 # Run statuses. "graded" means every test reported its own outcome; the others
 # say why the parent had to stop or judge the run itself.
 GRADED = "graded"
 TIMEOUT = "timeout"
 MEMORY = "memory"
-CRASHED = "crashed"           # the child died (signal, os._exit, ...) before reporting every test
+CRASHED = "crashed"           # the sandbox died (signal, os._exit, ...) before every test reported
 ENGINE_ERROR = "engine_error"  # the grader itself broke: not the learner's fault
 DEVICE_UNAVAILABLE = "device_unavailable"
+INVALID_REPORT = "invalid_report"  # the grading process broke the protocol: nothing after that was trusted
+CANCELLED = "cancelled"
 
 
 @dataclass
@@ -22,15 +30,29 @@ class TestResult:
     points: float
     earned: float = 0.0
     passed: bool = False
-    message: str = ""
+    failure: dict | None = None   # why it failed, as data (tutor.messages renders it)
     kind: str = "test"            # "test" or "smoke"
     description: str = ""
     duration: float = 0.0
-    metric: dict | None = None    # smoke-checks: {"name", "value", "threshold", "goal", "reference"}
-    finished: bool = False        # True only when the child reported this test's outcome
+    metric: dict | None = None    # smoke-checks: {"name", "value", "threshold", "goal", "reference", "steps"}
+    finished: bool = False        # True only when the verifier reported this test's outcome
+
+    @property
+    def code(self) -> str:
+        return self.failure.get("code", "") if self.failure else ""
+
+    @property
+    def message(self) -> str:
+        return render(self.failure)
+
+    def text(self, lang: str = "en") -> str:
+        return render(self.failure, lang)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {"name": self.name, "points": self.points, "earned": self.earned, "passed": self.passed,
+                "code": self.code or None, "failure": self.failure, "message": self.message, "kind": self.kind,
+                "description": self.description, "duration": self.duration, "metric": self.metric,
+                "finished": self.finished}
 
 
 @dataclass
@@ -44,9 +66,15 @@ class GradeResult:
     file_hash: str = ""
     output: str = ""              # what the learner's code printed (capped)
     output_truncated_bytes: int = 0
-    problem: str = ""             # a run-level message (timeout, crash, syntax error, ...)
+    problem_failure: dict | None = None  # a run-level reason (timeout, crash, syntax error, ...) as data
     smoke_steps: dict[str, list[dict]] = field(default_factory=dict)
     torch_version: str = ""
+    isolation: str = "process"    # how the learner's code was kept apart: "bwrap", "user" or "process"
+    strict: bool = False
+
+    @property
+    def problem(self) -> str:
+        return render(self.problem_failure)
 
     @property
     def score(self) -> float:
@@ -65,8 +93,10 @@ class GradeResult:
         return [(t.name, t.passed, t.earned, t.message) for t in self.tests] + [("status", self.status)]
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data["score"] = self.score
-        data["max_score"] = self.max_score
-        data["full_marks"] = self.full_marks
-        return data
+        return {"exercise": self.exercise, "file": self.file, "status": self.status,
+                "tests": [t.to_json() for t in self.tests], "device": self.device, "duration": self.duration,
+                "file_hash": self.file_hash, "output": self.output,
+                "output_truncated_bytes": self.output_truncated_bytes,
+                "problem": self.problem, "problem_failure": self.problem_failure, "smoke_steps": self.smoke_steps,
+                "torch_version": self.torch_version, "isolation": self.isolation, "strict": self.strict,
+                "score": self.score, "max_score": self.max_score, "full_marks": self.full_marks}

@@ -1,17 +1,17 @@
-"""The parent side of a grading run. It never imports torch.
+"""The parent side of a grading run. It never imports torch and trusts nothing it reads.
 
-`grade()` starts `python -m tutor.engine.child` in a new session (its own
-process group), reads its JSON-lines events from a private pipe and the
-learner's output from another, and enforces the wall-clock limit, a memory cap
-(resident set size, polled) and an output cap. Whatever happens to the child,
-the verdict is decided here: a test counts as passed only when the child
-reported it passed; a test the child never finished fails with the reason.
+`grade()` starts `python -m tutor.engine.verifier` (which starts the sandbox that runs the learner's code),
+reads the verifier's events from a private pipe and the learner's output from another, and enforces the
+wall-clock limit, a memory cap (the resident memory of the verifier's whole subtree: the sandbox and everything
+it started) and an output cap. Every event is validated (tutor.engine.protocol): a malformed, oversized or
+out-of-order one ends the run with an "invalid report" verdict. A test counts as passed only when the verifier
+reported it passed; a test that never finished fails with the reason. The result exists only once every process
+of the run is gone.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import selectors
 import signal
@@ -23,47 +23,47 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from tutor.engine import containment
+from tutor.engine.protocol import (
+    Fatal,
+    InvalidReport,
+    LineReader,
+    Load,
+    Plan,
+    RunFinished,
+    RunStopped,
+    Sequence,
+    SmokeStep,
+    TestFinished,
+    TestStarted,
+    parse,
+)
 from tutor.engine.results import (
+    CANCELLED,
     CRASHED,
     DEVICE_UNAVAILABLE,
     ENGINE_ERROR,
     GRADED,
+    INVALID_REPORT,
     MEMORY,
     TIMEOUT,
     GradeResult,
     TestResult,
 )
 from tutor.manifest import PACKAGE_DIR, Exercise
+from tutor.messages import failure, signal_text
 
-CANCELLED = "cancelled"
+__all__ = ["grade", "CANCELLED", "default_threads", "file_hash", "supervise", "finish_result"]
+
 OUTPUT_HEAD = 48 * 1024
 OUTPUT_TAIL = 16 * 1024
 POLL_SECONDS = 0.05
+_KNOWN: set[int] = set()       # processes this process started on purpose (verifiers, the warm zygote)
+_REAPER = {"on": False}
 
 
 def file_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status", "rb") as fh:
-            for line in fh:
-                if line.startswith(b"VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0.0
-
-
-def _signal_name(code: int) -> str:
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        return f"signal {-code}"
-    meaning = {"SIGSEGV": "segmentation fault", "SIGABRT": "aborted", "SIGKILL": "killed", "SIGBUS": "bus error",
-               "SIGFPE": "arithmetic error", "SIGILL": "illegal instruction"}.get(name)
-    return f"{name} ({meaning})" if meaning else name
 
 
 class _Output:
@@ -105,6 +105,23 @@ def child_env() -> dict:
     return env
 
 
+def protect_this_process() -> None:
+    """The grading parent: non-dumpable (its pipes and memory are its own) and a subreaper (a daemon of a run
+    whose verifier died is re-parented here, and swept)."""
+    if not _REAPER["on"]:
+        containment.harden()
+        containment.become_subreaper()
+        _REAPER["on"] = True
+
+
+def remember(pid: int) -> None:
+    _KNOWN.add(pid)
+
+
+def forget(pid: int) -> None:
+    _KNOWN.discard(pid)
+
+
 def grade(
     exercise: Exercise,
     file: Path,
@@ -112,53 +129,69 @@ def grade(
     device: str = "auto",
     time_limit: float | None = None,
     memory_mb: int | None = None,
-    on_event: Callable[[dict], None] | None = None,
+    on_event: Callable[[object], None] | None = None,
     cancel: threading.Event | None = None,
     seed: int = 0,
     threads: int | None = None,
+    strict: bool = False,
+    hide: tuple[str, ...] = (),
 ) -> GradeResult:
-    """Grade `file` against `exercise`'s hidden tests in a fresh child process.
+    """Grade `file` against `exercise`'s hidden tests in a fresh verifier and sandbox.
 
-    `threads` is torch's CPU thread count in the child (default: half the cores, at most 4). Runs that share
+    `threads` is torch's CPU thread count in each (default: half the cores, at most 4). Runs that share
     the machine should split the cores between them: oversubscribed CPU threads slow small models ten-fold.
+    `strict` (for other people's files) hides the course and the caller's files from the learner's code;
+    `hide` names more folders to hide (e.g. the folder of all submissions).
     """
     file = Path(file).resolve()
     time_limit = float(time_limit if time_limit is not None else exercise.time_limit)
     memory_mb = int(memory_mb if memory_mb is not None else exercise.memory_mb)
     digest = file_hash(file)
+    protect_this_process()
     started = time.perf_counter()
+    before = set(containment.children(os.getpid()))
 
-    read_fd, write_fd = os.pipe()
+    event_r, event_w = os.pipe()
+    output_r, output_w = os.pipe()
     workdir = tempfile.TemporaryDirectory(prefix="d2l-grade-")
-    cmd = [sys.executable, "-m", "tutor.engine.child", "--exercise", exercise.id, "--file", str(file),
-           "--device", device, "--event-fd", str(write_fd), "--seed", str(seed),
+    cmd = [sys.executable, "-m", "tutor.engine.verifier", "--exercise", exercise.id, "--file", str(file),
+           "--device", device, "--event-fd", str(event_w), "--output-fd", str(output_w), "--seed", str(seed),
            "--threads", str(threads or default_threads())]
+    if strict:
+        cmd.append("--strict")
+        for folder in (os.getcwd(), *hide):
+            cmd += ["--hide", str(folder)]
+    debug = bool(os.environ.get("D2L_TUTOR_DEBUG"))
     try:
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    pass_fds=(write_fd,), start_new_session=True, cwd=workdir.name,
-                                    env=child_env())
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=None if debug else subprocess.DEVNULL, pass_fds=(event_w, output_w),
+                                    start_new_session=True, cwd=workdir.name, env=child_env())
         finally:
-            os.close(write_fd)
+            os.close(event_w)
+            os.close(output_w)
+        remember(proc.pid)
         handle = PopenHandle(proc)
         try:
-            events, stop_reason, output = supervise(handle, read_fd, proc.stdout.fileno(), started=started,
-                                                    time_limit=time_limit, memory_mb=memory_mb, on_event=on_event,
-                                                    cancel=cancel)
+            events, stop_reason, output, detail = supervise(handle, event_r, output_r, started=started,
+                                                            time_limit=time_limit, memory_mb=memory_mb,
+                                                            on_event=on_event, cancel=cancel)
         finally:
-            proc.stdout.close()
+            forget(proc.pid)
     finally:
-        os.close(read_fd)
+        os.close(event_r)
+        os.close(output_r)
         workdir.cleanup()
+    containment.sweep_strays(_KNOWN | before)
     return finish_result(exercise, file, events, stop_reason, handle.returncode, time_limit, memory_mb,
-                         started=started, digest=digest, output=output)
+                         started=started, digest=digest, output=output, detail=detail, strict=strict)
 
 
 class PopenHandle:
-    """The cold path's process handle: a `python -m tutor.engine.child` started by subprocess.
+    """The cold path's process handle: a `python -m tutor.engine.verifier` started by subprocess.
 
     `supervise` needs only `pid`, `poll()`, `wait(timeout)` (raising subprocess.TimeoutExpired), `returncode`
-    and `kill_group()`; tutor.engine.warm provides the same for a process forked from its zygote.
+    and `kill_tree()`; tutor.engine.warm provides the same for a verifier forked from its zygote.
     """
 
     def __init__(self, proc: subprocess.Popen):
@@ -175,27 +208,33 @@ class PopenHandle:
     def returncode(self) -> int | None:
         return self.proc.returncode
 
-    def kill_group(self) -> None:
-        _kill_group(self.proc)
+    def kill_tree(self) -> None:
+        containment.kill_tree(self.pid, uid=containment.RUN_UID_BASE + self.pid)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def supervise(handle, event_fd: int, output_fd: int, *, started: float, time_limit: float, memory_mb: int,
-              on_event: Callable[[dict], None] | None = None,
-              cancel: threading.Event | None = None) -> tuple[list[dict], str, _Output]:
-    """Read a grading process's events and output until it ends; enforce the time, memory and output limits.
+              on_event: Callable[[object], None] | None = None,
+              cancel: threading.Event | None = None) -> tuple[list, str, _Output, str]:
+    """Read a verifier's events and output until it ends; enforce the time, memory and output limits.
 
-    Returns (events, stop_reason, output). The process (its whole group) is dead when this returns.
-    Shared by the cold path (`grade`) and the warm one (tutor.engine.warm).
+    Returns (events, stop_reason, output, detail): the validated events, why the parent stopped the run ("" if
+    it did not), the learner's output, and what was wrong with an invalid report. Every process of the run is
+    dead when this returns. Shared by the cold path (`grade`) and the warm one (tutor.engine.warm).
     """
     output = _Output()
-    events: list[dict] = []
-    stop_reason = ""
-    buffer = b""
+    events: list = []
+    stop_reason, detail = "", ""
+    reader = LineReader()
+    sequence = Sequence()
     sel = selectors.DefaultSelector()
     sel.register(event_fd, selectors.EVENT_READ, "events")
     sel.register(output_fd, selectors.EVENT_READ, "output")
     open_streams = {"events", "output"}
-    run_finished = False
+    run_over = False
     peak_rss = 0.0
     try:
         while open_streams:
@@ -208,39 +247,38 @@ def supervise(handle, event_fd: int, output_fd: int, *, started: float, time_lim
                 if key.data == "output":
                     output.add(chunk)
                     continue
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    try:
-                        event = json.loads(line)
-                    except ValueError:
-                        continue
-                    if not isinstance(event, dict):
-                        continue
-                    events.append(event)
-                    run_finished = run_finished or event.get("event") == "run_finished"
-                    if on_event is not None:
-                        on_event(event)
+                if stop_reason:
+                    continue
+                try:
+                    for line in reader.feed(chunk):
+                        event = parse(line)
+                        sequence.check(event)
+                        events.append(event)
+                        run_over = run_over or sequence.done
+                        if on_event is not None:
+                            on_event(event)
+                except InvalidReport as exc:
+                    stop_reason, detail = INVALID_REPORT, str(exc)
             elapsed = time.perf_counter() - started
-            peak_rss = max(peak_rss, _rss_mb(handle.pid))
-            if elapsed > time_limit:
-                stop_reason = TIMEOUT
-            elif peak_rss > memory_mb:
-                stop_reason = MEMORY
-            elif cancel is not None and cancel.is_set():
-                stop_reason = CANCELLED
+            peak_rss = max(peak_rss, containment.tree_rss_mb(handle.pid))
+            if not stop_reason:
+                if elapsed > time_limit:
+                    stop_reason = TIMEOUT
+                elif peak_rss > memory_mb:
+                    stop_reason = MEMORY
+                elif cancel is not None and cancel.is_set():
+                    stop_reason = CANCELLED
             if stop_reason:
-                handle.kill_group()
+                handle.kill_tree()
                 break
-            if handle.poll() is not None and ("events" not in open_streams or run_finished):
-                # The child is gone; a process it started may still hold the output pipe open.
-                break
+            if handle.poll() is not None and ("events" not in open_streams or run_over):
+                break  # the verifier is gone; a process of the learner's may still hold the output pipe open
         try:
             handle.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            handle.kill_group()
+            handle.kill_tree()
             handle.wait()
-        # Drain what is left of the learner's output after a kill.
+        handle.kill_tree()  # whatever the learner's code started that is still alive
         for key in list(sel.get_map().values()):
             try:
                 os.set_blocking(key.fd, False)
@@ -250,120 +288,131 @@ def supervise(handle, event_fd: int, output_fd: int, *, started: float, time_lim
             except (BlockingIOError, OSError):
                 pass
     finally:
-        handle.kill_group()  # stray grandchildren the learner's code may have started
+        handle.kill_tree()
         sel.close()
-    return events, stop_reason, output
+    return events, stop_reason, output, detail
 
 
-def finish_result(exercise: Exercise, file: Path, events: list[dict], stop_reason: str, returncode: int | None,
-                  time_limit: float, memory_mb: int, *, started: float, digest: str, output: _Output) -> GradeResult:
-    result = build_result(exercise, file, events, stop_reason, returncode, time_limit, memory_mb)
+def finish_result(exercise: Exercise, file: Path, events: list, stop_reason: str, returncode: int | None,
+                  time_limit: float, memory_mb: int, *, started: float, digest: str, output: _Output,
+                  detail: str = "", strict: bool = False) -> GradeResult:
+    result = build_result(exercise, file, events, stop_reason, returncode, time_limit, memory_mb, detail)
     result.duration = round(time.perf_counter() - started, 3)
     result.file_hash = digest
     result.output = output.text()
     result.output_truncated_bytes = output.dropped
+    result.strict = strict
     return result
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _exit_failure(returncode: int | None) -> dict:
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return failure("crashed_signal", signal=signal_text(name))
+    return failure("crashed_exit", exit_code=returncode if returncode is not None else "unknown")
 
 
-def build_result(exercise: Exercise, file: Path, events: list[dict], stop_reason: str, returncode: int | None,
-                 time_limit: float, memory_mb: int) -> GradeResult:
-    """Turn the child's events and how it ended into a verdict. Only the parent decides."""
+def build_result(exercise: Exercise, file: Path, events: list, stop_reason: str, returncode: int | None,
+                 time_limit: float, memory_mb: int, detail: str = "") -> GradeResult:
+    """Turn the verifier's (validated) events and how it ended into a verdict. Only the parent decides."""
     result = GradeResult(exercise=exercise.id, file=str(file), status=GRADED, tests=[])
     by_name: dict[str, TestResult] = {}
     current = None
     finished_run = False
-    load_message = ""
+    stopped: RunStopped | None = None
+    load_failure = None
     for event in events:
-        kind = event.get("event")
-        if kind == "plan" and not by_name:
-            result.device = str(event.get("device", "cpu"))
-            result.torch_version = str(event.get("torch", ""))
-            for t in event.get("tests", []):
-                tr = TestResult(name=str(t["name"]), points=float(t["points"]), kind=str(t.get("kind", "test")),
-                                description=str(t.get("description", "")))
+        if isinstance(event, Plan):
+            result.device = event.device
+            result.torch_version = event.torch
+            for t in event.tests:
+                tr = TestResult(name=t.name, points=t.points, kind=t.kind, description=t.description)
                 if tr.kind == "smoke":
-                    tr.metric = {"name": t.get("metric"), "value": None, "threshold": t.get("threshold"),
-                                 "goal": t.get("goal"), "budget": t.get("budget")}
+                    tr.metric = {"name": t.metric, "value": None, "threshold": t.threshold, "goal": t.goal,
+                                 "budget": t.budget}
                 by_name[tr.name] = tr
                 result.tests.append(tr)
-        elif kind == "fatal":
-            result.status = DEVICE_UNAVAILABLE if event.get("status") == DEVICE_UNAVAILABLE else ENGINE_ERROR
-            result.problem = str(event.get("message", ""))
+        elif isinstance(event, Fatal):
+            result.status = DEVICE_UNAVAILABLE if event.status == DEVICE_UNAVAILABLE else ENGINE_ERROR
+            result.problem_failure = event.failure
             return result
-        elif kind == "load" and not event.get("ok"):
-            load_message = str(event.get("message", ""))
-        elif kind == "test_started" and event.get("name") in by_name:
-            current = event["name"]
-        elif kind == "smoke_step" and event.get("name") in by_name:
-            result.smoke_steps.setdefault(event["name"], []).append(
-                {"step": event.get("step"), **(event.get("metrics") or {})})
-        elif kind == "test_finished":
-            tr = by_name.get(event.get("name"))
-            if tr is None or tr.finished or event.get("name") != current:
-                continue  # only the test that is running can finish, and only once
+        elif isinstance(event, Load):
+            result.isolation = event.isolation
+            if not event.ok:
+                load_failure = event.failure
+        elif isinstance(event, TestStarted):
+            current = event.name
+        elif isinstance(event, SmokeStep):
+            result.smoke_steps.setdefault(event.name, []).append({"step": event.step, **event.metrics})
+        elif isinstance(event, TestFinished):
+            tr = by_name[event.name]
             tr.finished = True
-            tr.passed = event.get("passed") is True
+            tr.passed = event.passed
             tr.earned = tr.points if tr.passed else 0.0
-            tr.message = str(event.get("message", ""))
-            tr.duration = float(event.get("duration", 0.0))
-            if event.get("metric"):
-                tr.metric = {**(tr.metric or {}), **event["metric"]}
-            if event.get("internal"):
+            tr.failure = None if event.passed else event.failure
+            tr.duration = event.duration
+            if event.metric:
+                tr.metric = {**(tr.metric or {}), **event.metric}
+            if event.internal:
                 result.status = ENGINE_ERROR
-                result.problem = "a hidden test itself failed (a bug in d2l-tutor, not in your code): " + tr.message
+                result.problem_failure = failure("internal_run", detail=tr.message)
             current = None
-        elif kind == "run_finished":
+        elif isinstance(event, RunStopped):
+            stopped = event
+        elif isinstance(event, RunFinished):
             finished_run = True
-    result.problem = result.problem or load_message
+    result.problem_failure = result.problem_failure or load_failure
 
-    if not by_name and stop_reason:
-        result.status = stop_reason  # stopped before the child listed its tests (e.g. cancelled at once)
-        result.problem = f"grading was {'cancelled' if stop_reason == CANCELLED else 'stopped (' + stop_reason + ')'} " \
-                         "before the hidden tests started; nothing was graded."
+    if not by_name and stop_reason and stop_reason != INVALID_REPORT:
+        result.status = stop_reason  # stopped before the verifier listed its tests (e.g. cancelled at once)
+        result.problem_failure = failure("cancelled_before_tests") if stop_reason == CANCELLED else \
+            failure("stopped_before_tests", status=stop_reason)
         return result
     if not by_name:
-        result.status = ENGINE_ERROR
-        result.problem = ("the grader could not start (exit code "
-                          f"{returncode}); this is a problem with d2l-tutor or its installation, not with your code.")
+        result.status = ENGINE_ERROR if stop_reason != INVALID_REPORT else INVALID_REPORT
+        result.problem_failure = failure("engine_start_failed", exit_code=returncode) if stop_reason != \
+            INVALID_REPORT else failure("invalid_report", detail=detail)
         return result
 
     unfinished = [t for t in result.tests if not t.finished]
-    if not unfinished and finished_run:
+    if not unfinished and finished_run and not stop_reason:
         return result
 
     if stop_reason == TIMEOUT:
         result.status = TIMEOUT
-        why = (f"stopped: grading {exercise.id} took longer than its {time_limit:g} s limit while this test was "
-               "running. Look for a loop that never ends (a `while` whose condition never changes) or code that is "
-               "far too slow.")
+        why = failure("timeout", exercise=exercise.id, limit=f"{time_limit:g}")
     elif stop_reason == MEMORY:
         result.status = MEMORY
-        why = (f"stopped: your code used more than {memory_mb} MB of memory while this test was running. "
-               "Allocate only what the result needs (check the sizes you pass to torch.zeros/ones/empty).")
+        why = failure("memory", limit=memory_mb)
     elif stop_reason == CANCELLED:
         result.status = CANCELLED
-        why = "cancelled before this test finished."
+        why = failure("cancelled")
+    elif stop_reason == INVALID_REPORT:
+        result.status = INVALID_REPORT
+        why = failure("invalid_report", detail=detail)
+    elif stopped is not None:
+        result.status = CRASHED if stopped.status == "crashed" else INVALID_REPORT
+        why = stopped.failure or _exit_failure(returncode)
     else:
         result.status = CRASHED
-        if returncode is not None and returncode < 0:
-            why = (f"the grading process was killed by {_signal_name(returncode)} while this test was running. "
-                   "Something in your code crashed Python itself (ctypes, a C extension, or os.kill).")
-        else:
-            why = (f"the grading process ended (exit code {returncode}) before this test reported a result. "
-                   "Did your code call os._exit(), sys.exit() or exit()? A test that does not finish never passes.")
-    result.problem = why if not result.problem else f"{result.problem}\n{why}"
-    stopped_at = current
+        why = _exit_failure(returncode)
+    result.problem_failure = why if result.problem_failure is None else \
+        {**result.problem_failure, "parts": [*(result.problem_failure.get("parts") or []), why]}
+    if stop_reason == INVALID_REPORT:
+        # nothing the verifier said can be trusted once it broke the protocol: no test keeps its points
+        for t in result.tests:
+            t.passed, t.earned = False, 0.0
+            if t.finished:
+                t.failure = why
+    # the verifier may already have put the reason on the test that was running when the sandbox died
+    reported = stopped is not None and any(t.finished and t.failure == stopped.failure for t in result.tests)
     for t in unfinished:
         t.passed, t.earned = False, 0.0
-        if t.name == stopped_at or (stopped_at is None and t is unfinished[0]):
-            t.message = why
+        if t.name == current or (current is None and not reported and t is unfinished[0]):
+            t.failure = why
         else:
-            t.message = f"not run: grading stopped at an earlier test ({result.status})."
+            t.failure = failure("not_run", status=result.status)
     return result

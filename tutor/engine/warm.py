@@ -1,17 +1,19 @@
-"""Warm grading: a zygote process that has imported torch forks a fresh, isolated child for each run.
+"""Warm grading: a zygote process that has imported torch forks a fresh verifier (and its sandbox) for each run.
 
 `WarmGrader` lives in a long-lived UI process (which never imports torch). It starts ONE zygote,
-`python -m tutor.engine.warm --socket N`, that imports torch and the grading toolkit (no learner code, no CUDA,
-no torch op, so no OpenMP thread pool exists when it forks) and then waits for requests on a Unix SOCK_SEQPACKET
-socket. For each run the UI process makes the two pipes itself (events, and the learner's stdout+stderr) and
-sends their write ends to the zygote with the request (socket.send_fds). The zygote forks; the forked child
-becomes a session leader, puts the output pipe on fd 1 and 2 and runs tutor.engine.child.run exactly like a cold
-child. The zygote answers with the child's pid and, once it has reaped it, its exit status.
+`python -m tutor.engine.warm --socket N`, that imports torch and the grading toolkit (no learner code, no grader,
+no reference solution, no CUDA, no torch op, so no OpenMP thread pool exists when it forks) and then waits for
+requests on a Unix SOCK_SEQPACKET socket. For each run the UI process makes the two pipes itself (events, and the
+learner's stdout+stderr) and sends their write ends to the zygote with the request (socket.send_fds). The zygote
+forks a verifier; the verifier at once forks the sandbox (before it loads the grader or the reference, so the
+sandbox's memory holds neither), which closes every descriptor but its channel and its output. Then the
+verifier runs exactly like a cold one (tutor.engine.verifier.verify). The zygote answers with the verifier's pid
+and, once it has reaped it, its exit status; it is a subreaper too, and kills whatever a killed verifier leaves.
 
-The UI side reads the pipes, enforces the wall-clock, memory (RSS of the forked pid), output and cancel limits,
-kills the process group and decides the verdict with the same code as the cold path (runner.supervise and
-runner.build_result). If the zygote has died, the next run restarts it; if it cannot start, the run falls back
-to the cold path.
+The UI side reads the pipes, enforces the wall-clock, memory (the verifier's whole subtree), output and cancel
+limits, kills the run's processes and decides the verdict with the same code as the cold path (runner.supervise
+and runner.build_result). If the zygote has died, the next run restarts it; if it cannot start, the run falls
+back to the cold path.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class ZygoteGone(Exception):
 
 
 class _WarmHandle:
-    """A process forked by the zygote, as runner.supervise sees it (pid, poll, wait, returncode, kill_group)."""
+    """A verifier forked by the zygote, as runner.supervise sees it (pid, poll, wait, returncode, kill_tree)."""
 
     def __init__(self, grader: "WarmGrader", pid: int):
         self.grader = grader
@@ -66,7 +68,7 @@ class _WarmHandle:
                 data = b""
             if not data:  # the zygote died mid-run: nobody can report the exit status any more
                 self.grader._zygote_died()
-                self.kill_group()
+                self.kill_tree()
                 self.returncode = -signal.SIGKILL
                 return
             message = json.loads(data)
@@ -89,15 +91,15 @@ class _WarmHandle:
             self._take_messages(min(left, 1.0))
         return self.returncode
 
-    def kill_group(self) -> None:
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            if self.returncode is None:  # forked but not yet a session leader
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+    def kill_tree(self) -> None:
+        from tutor.engine import containment
+
+        containment.kill_tree(self.pid, uid=containment.RUN_UID_BASE + self.pid)
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 class WarmGrader:
@@ -135,6 +137,7 @@ class WarmGrader:
             raise
         finally:
             child.close()
+        runner.remember(self._proc.pid)  # the zygote is ours: never swept as a stray
         self._sock = parent
         self._ready = False
         self.starts += 1
@@ -225,10 +228,12 @@ class WarmGrader:
         cancel: threading.Event | None = None,
         seed: int = 0,
         threads: int | None = None,
+        strict: bool = False,
+        hide: tuple[str, ...] = (),
     ) -> GradeResult:
-        """Like tutor.engine.runner.grade, in a process forked from the warm zygote."""
+        """Like tutor.engine.runner.grade, in a verifier forked from the warm zygote."""
         kwargs = dict(device=device, time_limit=time_limit, memory_mb=memory_mb, on_event=on_event, cancel=cancel,
-                      seed=seed, threads=threads)
+                      seed=seed, threads=threads, strict=strict, hide=hide)
         with self._lock:
             for attempt in range(2):  # a dead zygote is restarted once
                 try:
@@ -241,7 +246,7 @@ class WarmGrader:
         return runner.grade(exercise, file, **kwargs)
 
     def _grade(self, exercise: Exercise, file: Path, *, device, time_limit, memory_mb, on_event, cancel, seed,
-               threads) -> GradeResult:
+               threads, strict, hide) -> GradeResult:
         file = Path(file).resolve()
         time_limit = float(time_limit if time_limit is not None else exercise.time_limit)
         memory_mb = int(memory_mb if memory_mb is not None else exercise.memory_mb)
@@ -253,22 +258,23 @@ class WarmGrader:
         output_r, output_w = os.pipe()
         workdir = tempfile.TemporaryDirectory(prefix="d2l-grade-")
         request = {"exercise": exercise.id, "file": str(file), "device": device, "seed": seed,
-                   "threads": threads or runner.default_threads(), "cwd": workdir.name}
+                   "threads": threads or runner.default_threads(), "cwd": workdir.name, "strict": bool(strict),
+                   "hide": [os.getcwd(), *map(str, hide)] if strict else []}
         try:
             try:
                 handle = self._fork(request, [event_w, output_w])
             finally:
                 os.close(event_w)
                 os.close(output_w)
-            events, stop_reason, output = runner.supervise(handle, event_r, output_r, started=started,
-                                                           time_limit=time_limit, memory_mb=memory_mb,
-                                                           on_event=on_event, cancel=cancel)
+            events, stop_reason, output, detail = runner.supervise(handle, event_r, output_r, started=started,
+                                                                   time_limit=time_limit, memory_mb=memory_mb,
+                                                                   on_event=on_event, cancel=cancel)
         finally:
             os.close(event_r)
             os.close(output_r)
             workdir.cleanup()
         return runner.finish_result(exercise, file, events, stop_reason, handle.returncode, time_limit, memory_mb,
-                                    started=started, digest=digest, output=output)
+                                    started=started, digest=digest, output=output, detail=detail, strict=strict)
 
 
 # ------------------------------------------------------------------------------------------------- zygote side
@@ -282,37 +288,38 @@ def _send(sock: socket.socket, message: dict) -> None:
 
 
 def _run_forked(sock: socket.socket, request: dict, fds: list[int], zygote_cwd: str) -> None:
-    """In the forked child: become an isolated grading process and run the tests. Never returns."""
+    """In the forked verifier: fork the sandbox, then load the grader and run the tests. Never returns."""
     code = 1
+    plan = None
     try:
         os.setsid()
         sock.close()
         event_fd, output_fd = fds
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(devnull, target)
         os.close(devnull)
-        os.dup2(output_fd, 1)
-        os.dup2(output_fd, 2)
-        os.close(output_fd)
         os.chdir(request["cwd"])
         if sys.path and sys.path[0] == zygote_cwd:
             sys.path[0] = request["cwd"]  # as for `python -m` started in the run's directory
-        from tutor.engine import child
+        from tutor.engine import verifier
 
-        child.prepare()
-        code = child.run(child.Events(event_fd), exercise_id=request["exercise"], file=request["file"],
-                         device_name=request["device"], seed=int(request["seed"]), threads=int(request["threads"]),
-                         import_seconds=0.0)
+        verifier.prepare()
+        plan = verifier.Plan(exercise_id=request["exercise"], file=request["file"], strict=bool(request["strict"]),
+                             hide=[str(h) for h in request.get("hide", [])], cuda_maybe=request["device"] != "cpu")
+        pid, channel = verifier.start_sandbox(plan, output_fd=output_fd, cwd=request["cwd"], fork=True)
+        os.close(output_fd)
+        code = verifier.verify(verifier.Events(event_fd), plan, pid, channel, device_name=request["device"],
+                               seed=int(request["seed"]), threads=int(request["threads"]), import_seconds=0.0)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:  # noqa: BLE001 - like an uncaught exception in the cold child
-        import traceback
-
-        traceback.print_exc()
+    except BaseException:  # noqa: BLE001 - like an uncaught exception in a cold verifier
+        code = 1
     finally:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            from tutor.engine import verifier
+
+            verifier.finish(plan.uid if plan is not None and plan.isolation == "user" else None)
         finally:
             os._exit(code)  # never return into the zygote's loop
 
@@ -326,9 +333,11 @@ def zygote_main(argv: list[str] | None = None) -> int:
     sock = socket.socket(fileno=args.socket)
     zygote_cwd = os.getcwd()
 
-    from tutor.engine import child
+    from tutor.engine import containment, verifier
 
-    import_seconds = child.import_toolkit()
+    containment.harden()
+    containment.become_subreaper()  # what a killed verifier leaves is re-parented here, and killed below
+    import_seconds = verifier.import_toolkit()
     _send(sock, {"ready": True, "import_seconds": round(import_seconds, 3)})
 
     children: dict[int, int | None] = {}  # pid -> pidfd (None where pidfd_open is missing)
@@ -346,6 +355,7 @@ def zygote_main(argv: list[str] | None = None) -> int:
                 if pidfd is not None:
                     os.close(pidfd)
                 _send(sock, {"exit": pid, "returncode": os.waitstatus_to_exitcode(status)})
+                containment.sweep_strays(set(children))
         if sock not in ready:
             continue
         try:
@@ -377,10 +387,8 @@ def zygote_main(argv: list[str] | None = None) -> int:
             children[pid] = None
         _send(sock, {"pid": pid})
     for pid in children:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        containment.kill_tree(pid, include_root=True)
+    containment.sweep_strays(set())
     return 0
 
 

@@ -1,9 +1,8 @@
-"""Comparisons that produce messages a learner can act on.
+"""Comparisons that produce verdicts a learner can act on (in the verifier, which never runs learner code).
 
-The functions the checks rely on are bound here, when the grading child starts
-and before any learner code is imported, so a learner's file that reassigns
-`torch.allclose` or `torch.testing.assert_close` cannot change a verdict (and
-the tamper guard in tutor.engine.guard reports that it tried).
+A failed check raises TestFailure: a reason code with its parameters (shape_mismatch, value_mismatch, ...),
+rendered into text by tutor.messages in the parent. The learner's results reach these checks as copies made by
+the sandbox (tutor.grading.remote), so nothing a learner's file does can change how they compare.
 """
 
 from __future__ import annotations
@@ -43,18 +42,67 @@ TOLERANCES = {
 
 
 class TestFailure(Exception):
-    """Raised by a check: the message is shown to the learner as it is."""
+    """Raised by a check: a verdict as data, shown to the learner through tutor.messages.
+
+    `TestFailure("English template with {what}", what=...)`: a grader's own message (gettext-style: the English
+    template is the key a translation maps from; its parameters are data). `code=` names a catalog entry
+    instead (e.g. "shape_mismatch"); `mistake=` marks a known mistake by id. `parts` are further failures shown
+    after this one (a hint, the smallest failing input).
+    """
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, message: str, *, shrinkable: bool = False):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, msg: str | None = None, *, code: str | None = None, parts=(), shrinkable: bool = False,
+                 **params):
+        self.code = code or ("known_mistake" if "mistake" in params else "grader")
+        self.template = msg
+        self.params = {k: _plain(v) for k, v in params.items()}
+        self.parts = list(parts)
         self.shrinkable = shrinkable
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        from tutor.messages import render
+
+        return render(self.data())
+
+    def data(self) -> dict:
+        out = {"code": self.code, "params": self.params}
+        if self.template is not None:
+            out["msg"] = self.template
+        if self.parts:
+            out["parts"] = [p.data() if isinstance(p, TestFailure) else p for p in self.parts]
+        return out
+
+    def with_part(self, part: "TestFailure | dict") -> "TestFailure":
+        """This failure with one more part shown after it (a hint, the smallest failing input)."""
+        self.parts.append(part)
+        self.args = (self.message,)
+        return self
+
+
+def fail(msg: str | None = None, **params) -> TestFailure:
+    return TestFailure(msg, **params)
+
+
+def _plain(value):
+    """A parameter as plain data: strings, numbers, booleans, None, or lists of those."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) if v is None or type(v) in (bool, int, float, str) else describe(v) for v in value]
+    if isinstance(value, _Tensor):
+        return fmt_tensor(value)
+    if isinstance(value, (int, float)):
+        return value.item() if hasattr(value, "item") else float(value)
+    return str(value)
 
 
 def describe(value) -> str:
     """A short description of an argument or a result, e.g. float32[3, 4] on cuda:0."""
+    from tutor.engine.wire import Opaque
+
     if _isinstance(value, _Tensor):
         shape = ", ".join(str(s) for s in value.shape)
         where = "" if value.device.type == "cpu" else f" on {value.device}"
@@ -67,6 +115,11 @@ def describe(value) -> str:
         inner = ", ".join(describe(v) for v in list(value)[:4])
         more = ", ..." if len(value) > 4 else ""
         return f"{_type(value).__name__}({inner}{more})" if _isinstance(value, tuple) else f"[{inner}{more}]"
+    if _isinstance(value, Opaque):
+        return value.qualname
+    qualname = getattr(value, "type_qualname", None)  # a proxy of an object that lives in the sandbox
+    if isinstance(qualname, str):
+        return qualname
     return _type(value).__qualname__
 
 
@@ -108,40 +161,56 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def _type_hint(got) -> str:
+def _type_of(got) -> tuple[str, str]:
+    """(module, qualname) of a result, seen through a description or a proxy of the sandbox."""
+    from tutor.engine.wire import Opaque
+
+    if _isinstance(got, Opaque):
+        return got.module, got.qualname
+    info = getattr(got, "_info", None) or getattr(got, "_d2l_info", None)
+    if isinstance(info, dict) and isinstance(info.get("type"), list):
+        return info["type"][0], info["type"][1]
+    return _type(got).__module__, _type(got).__qualname__
+
+
+def _type_hint(got) -> str | None:
+    from tutor.engine.wire import Opaque
+
+    module, _ = _type_of(got)
     if got is None:
-        return " Did you forget a `return` statement?"
-    name = _type(got).__module__ + "." + _type(got).__qualname__
-    if name.startswith("numpy."):
-        return " Keep the computation in torch: converting to NumPy leaves the GPU and breaks gradients."
+        return "type_hint_none"
+    if module.startswith("numpy"):
+        return "type_hint_numpy"
     if _isinstance(got, (list, tuple)):
-        return " Build the result as a tensor (for example torch.stack or torch.zeros plus indexing) instead of a Python list."
+        return "type_hint_list"
     if _isinstance(got, (int, float)):
-        return " Return a tensor, not a Python number (.item() turns a tensor into a number and breaks gradients)."
-    if _isinstance(got, _Tensor):
-        return " Return a plain torch.Tensor: tensor subclasses can change how comparisons behave."
-    return ""
+        return "type_hint_number"
+    if _isinstance(got, _Tensor) or (_isinstance(got, Opaque) and got.is_tensor):
+        return "type_hint_subclass"
+    return None
 
 
 def check_type(got, what: str):
     if _type(got) is not _Tensor and _type(got) is not _Parameter:
-        raise TestFailure(f"{what} returned {describe(got)} ({_type(got).__module__}.{_type(got).__qualname__}); "
-                          f"expected a torch.Tensor.{_type_hint(got)}")
+        module, qualname = _type_of(got)
+        hint = _type_hint(got)
+        raise TestFailure(code="wrong_type", call=what, got=describe(got), got_type=f"{module}.{qualname}",
+                          parts=[TestFailure(code=hint)] if hint else [])
 
 
 def check_tensor(got, expected, what: str, *, atol: float | None = None, rtol: float | None = None,
                  check_dtype: bool = True) -> None:
     """Check type, shape, dtype, device and then values; raise TestFailure with a learner message."""
     check_type(got, what)
-    header = f"{what}\n  expected: {describe(expected)}\n  got:      {describe(got)}"
+    head = dict(call=what, expected=describe(expected), got=describe(got))
     if tuple(got.shape) != tuple(expected.shape):
-        raise TestFailure(f"{header}\n  the shapes differ: expected {tuple(expected.shape)}, got {tuple(got.shape)}.")
+        raise TestFailure(code="shape_mismatch", expected_shape=str(tuple(expected.shape)),
+                          got_shape=str(tuple(got.shape)), **head)
     if check_dtype and got.dtype != expected.dtype:
-        raise TestFailure(f"{header}\n  the dtypes differ: expected {expected.dtype}, got {got.dtype}. "
-                          "Create new tensors with dtype=X.dtype (or use torch.zeros_like) so the input's dtype is kept.")
+        raise TestFailure(code="dtype_mismatch", expected_dtype=str(expected.dtype), got_dtype=str(got.dtype), **head)
     if got.device != expected.device:
-        raise TestFailure(f"{header}\n  the result is on {got.device} but the inputs were on {expected.device}. "
-                          "Create new tensors with device=X.device and avoid .cpu()/.numpy() inside your function.")
+        raise TestFailure(code="wrong_device", expected_device=str(expected.device), got_device=str(got.device),
+                          **head)
     g = got.detach().clone()
     e = expected.detach().clone()
     if atol is None or rtol is None:
@@ -159,10 +228,8 @@ def check_tensor(got, expected, what: str, *, atol: float | None = None, rtol: f
             n_bad = int(bad.sum())
             finite = diff[_isfinite(diff)]
             max_diff = float(finite.max()) if finite.numel() else float("nan")
-        nan_note = " (your result has NaN or inf where the expected one is finite)" if bool((~_isfinite(gf) & _isfinite(ef)).any()) else ""
-        raise TestFailure(
-            f"{header}\n  the values differ{nan_note}: max abs difference {max_diff:.4g} "
-            f"(tolerance atol={atol:g}, rtol={rtol:g}); {n_bad} of {e.numel()} elements are off.\n"
-            f"  expected:\n{_indent(fmt_tensor(e))}\n  got:\n{_indent(fmt_tensor(g))}",
-            shrinkable=True,
-        )
+        nan = bool((~_isfinite(gf) & _isfinite(ef)).any())
+        raise TestFailure(code="value_mismatch_nan" if nan else "value_mismatch", max_diff=f"{max_diff:.4g}",
+                          atol=f"{atol:g}", rtol=f"{rtol:g}", n_bad=n_bad, numel=e.numel(),
+                          expected_values=_indent(fmt_tensor(e)), got_values=_indent(fmt_tensor(g)),
+                          shrinkable=True, **head)

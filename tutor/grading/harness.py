@@ -1,4 +1,4 @@
-"""Graders declare hidden tests and smoke-checks; the child runs them through a Context.
+"""Graders declare hidden tests and smoke-checks; the verifier runs them through a Context.
 
 A grader module (graders/<id>.py) creates `grader = Grader("<id>")` and
 decorates its tests:
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import inspect
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import torch
 
-from tutor.grading.checks import TestFailure, check_tensor, describe
+from tutor.grading.checks import TestFailure, check_tensor, describe, fmt_tensor
+from tutor.grading.remote import RemoteClass, RemoteError
 
 
 @dataclass
@@ -80,21 +80,25 @@ class Grader:
 
 
 INCONCLUSIVE = object()  # what run_on_meta returns when the learner's code cannot run on meta tensors
-DEVICE_ADVICE = ("Create new tensors with device=X.device (or torch.zeros_like / torch.ones_like / torch.rand_like) "
-                 "so your code also works when the inputs live on a GPU; we check this with tensors on PyTorch's "
-                 "'meta' device, a stand-in for a GPU.")
 
 
 class LearnerError(Exception):
-    """An exception raised inside the learner's code, already turned into a message."""
+    """An exception raised inside the learner's code (in the sandbox), already turned into a verdict."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, failure: TestFailure, remote: RemoteError | None = None):
+        super().__init__(failure.message)
+        self.failure = failure
+        self.remote = remote
+
+    @property
+    def message(self) -> str:
+        return self.failure.message
 
 
 class SmokeBudgetExceeded(Exception):
-    pass
+    def __init__(self, failure: TestFailure):
+        super().__init__(failure.message)
+        self.failure = failure
 
 
 def call_text(name: str, args: tuple, kwargs: dict, param_names: list[str] | None = None) -> str:
@@ -114,41 +118,123 @@ def _clone(value):
     return value
 
 
-class Context:
-    """What a hidden test gets: the device, the learner's and the reference's code, and checks."""
+def where_text(frames) -> str:
+    """The learner's own lines on a traceback, as '  at corr2d.py line 7, in corr2d : Y = ...'."""
+    lines = []
+    for frame in (frames or [])[-3:]:
+        try:
+            base, line, name, code = frame
+        except (TypeError, ValueError):
+            continue
+        code = f" : {code}" if code else ""
+        lines.append(f"\n  at {base} line {line}, in {name}{code}")
+    return "".join(lines)
 
-    def __init__(self, *, learner, reference, device: torch.device, guard, learner_file: str,
-                 emit: Callable[[dict], None], spec: TestSpec | None = None):
-        self.learner = learner
+
+def explain(exc: BaseException, what: str, device=None) -> TestFailure:
+    """A verdict for an exception the learner's code raised while `what` ran."""
+    if isinstance(exc, RemoteError):
+        info = exc.info
+        kind = exc.type_name
+        message = exc.message.strip()
+        where = where_text(info.get("frames"))
+        if exc.is_a("tutor.engine.guard.ForbiddenCall") or info.get("api"):
+            return TestFailure(code="forbidden_api", call=what, api=str(info.get("api", message)))
+        if exc.is_a("builtins.SystemExit"):
+            return TestFailure(code="learner_exit", call=what, exit_code=str(info.get("exit_code", "")))
+        if exc.is_a("builtins.KeyboardInterrupt"):
+            return TestFailure(code="learner_interrupted", call=what)
+        if exc.is_a("builtins.NotImplementedError"):
+            return TestFailure(code="not_implemented", call=what, where=where)
+        if exc.is_a("builtins.MemoryError") or exc.is_a("torch.OutOfMemoryError") or "can't allocate memory" in message:
+            return TestFailure(code="learner_out_of_memory", call=what, type=kind, message=message[:200], where=where)
+        first = message.splitlines()[0] if message else ""
+        failure = TestFailure(code="learner_exception", call=what, type=kind, message=first[:400], where=where)
+        if "same device" in message or "Expected all tensors to be on" in message:
+            failure.with_part(TestFailure(code="hint_device_mix", device=str(device)))
+        elif "does not require grad" in message:
+            failure.with_part(TestFailure(code="hint_not_differentiable"))
+        elif "leaf Variable that requires grad is being used in an in-place operation" in message:
+            failure.with_part(TestFailure(code="hint_inplace_leaf"))
+        return failure
+    if isinstance(exc, LearnerError):
+        return exc.failure
+    return TestFailure(code="learner_exception", call=what, type=type(exc).__name__,
+                       message=str(exc).splitlines()[0][:400] if str(exc) else "", where="")
+
+
+class LearnerFunction:
+    """A learner function as graders call it: arguments and results are copies; an exception becomes a
+    LearnerError whose failure names the call. `__wrapped__` calls it raw (a RemoteError comes through)."""
+
+    def __init__(self, ctx: "Context", name: str, remote):
+        self.ctx = ctx
+        self.__name__ = name
+        self.remote = remote
+        sig = remote.signature
+        self.params = list(sig.parameters) if sig is not None else None
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return self.remote(*args, **kwargs)
+        except RemoteError as exc:
+            raise LearnerError(explain(exc, call_text(self.__name__, args, kwargs, self.params), self.ctx.device),
+                               exc) from None
+
+    def __wrapped__(self, *args, **kwargs):
+        return self.remote(*args, **kwargs)
+
+    def describe(self, *args, **kwargs) -> str:
+        return call_text(self.__name__, args, kwargs, self.params)
+
+    def mutated(self, tensor):
+        """`tensor`'s value after the last call if the learner's code changed it (in the sandbox), else None."""
+        return self.ctx.link.mutated(tensor)
+
+
+class Context:
+    """What a hidden test gets: the device, the learner's code (through the sandbox), the reference, and checks."""
+
+    def __init__(self, *, link, names: dict, reference, device: torch.device, learner_file: str,
+                 emit: Callable[[object], None], spec: TestSpec | None = None):
+        self.link = link
+        self.names = names
         self.reference = reference
         self.device = device
-        self.guard = guard
         self.learner_file = learner_file
         self._emit = emit
         self.spec = spec
         self._started = time.perf_counter()
         self._step_count = 0
 
-    # -- the learner's code ---------------------------------------------------
+    # -- the learner's code ---------------------------------------------------------------------------------------
     def ref(self, name: str):
         return getattr(self.reference, name)
 
+    def learner(self, name: str):
+        """The sandbox's proxy for the learner's top-level `name` (None when the file does not define it)."""
+        value = self.names.get(name)
+        return None if value is None or isinstance(value, dict) else value
+
     def fn(self, name: str):
-        """The learner's function or class `name`, checked to exist and to accept the course's signature."""
+        """The learner's function (a LearnerFunction) or class (a RemoteClass) `name`, checked to exist and to
+        accept the course's signature."""
         ref_obj = getattr(self.reference, name)
-        if not hasattr(self.learner, name):
-            kind = "class" if isinstance(ref_obj, type) else "function"
-            raise TestFailure(f"your file does not define the {kind} `{name}{self._ref_signature(name)}`. "
-                              f"Define it at the top level of your file (check the spelling).")
-        obj = getattr(self.learner, name)
-        if isinstance(ref_obj, type):
-            if not isinstance(obj, type):
-                raise TestFailure(f"`{name}` should be a class, but your file defines it as {describe(obj)}.")
-            return obj
-        if not callable(obj):
-            raise TestFailure(f"`{name}` should be a function, but your file defines it as {describe(obj)}.")
-        self._check_signature(name, obj, ref_obj)
-        return self._wrap(name, obj)
+        is_class = isinstance(ref_obj, type)
+        kind = "class" if is_class else "function"
+        found = self.names.get(name)
+        if found is None:
+            raise TestFailure(code="missing_definition", kind=kind, name=name, signature=self._ref_signature(name))
+        if isinstance(found, dict):  # a value, not a callable
+            raise TestFailure(code="wrong_kind", name=name, kind=kind, got=".".join(found.get("type", ["", "?"])[1:]))
+        if is_class:
+            if not isinstance(found, RemoteClass):
+                raise TestFailure(code="wrong_kind", name=name, kind=kind, got=found.type_qualname)
+            return found
+        if isinstance(found, RemoteClass):
+            raise TestFailure(code="wrong_kind", name=name, kind=kind, got=f"the class {found.__name__}")
+        self.check_signature(name, found, ref_obj)
+        return LearnerFunction(self, name, found)
 
     def _ref_signature(self, name: str) -> str:
         try:
@@ -156,11 +242,13 @@ class Context:
         except (TypeError, ValueError):
             return "(...)"
 
-    def _check_signature(self, name: str, obj, ref_obj) -> None:
+    def check_signature(self, name: str, remote, ref_obj) -> None:
+        theirs = remote.signature
         try:
-            theirs = inspect.signature(obj)
             ours = inspect.signature(ref_obj)
         except (TypeError, ValueError):
+            return
+        if theirs is None:
             return
         args, kwargs = [], {}
         for p in ours.parameters.values():
@@ -171,71 +259,25 @@ class Context:
         try:
             theirs.bind(*args, **kwargs)
         except TypeError as exc:
-            raise TestFailure(f"`{name}` has the signature {name}{theirs}, but the course calls it as "
-                              f"{name}{ours} ({exc}). Change the parameters to match.") from None
+            raise TestFailure(code="signature_mismatch", name=name, theirs=str(theirs), ours=str(ours),
+                              error=str(exc)) from None
 
-    def _wrap(self, name: str, obj):
-        ctx = self
+    def construct(self, name: str, *args, **kwargs):
+        """An instance of the learner's class `name` (built in the sandbox), or a failure that says why not."""
+        cls = self.fn(name)
+        what = f"{name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
         try:
-            params = list(inspect.signature(obj).parameters)
-        except (TypeError, ValueError):
-            params = None
-
-        def call(*args, **kwargs):
-            try:
-                result = obj(*args, **kwargs)
-            except (TestFailure, SmokeBudgetExceeded):
-                raise
-            except BaseException as exc:  # noqa: BLE001 - everything the learner raises becomes a message
-                raise LearnerError(ctx.explain(exc, call_text(name, args, kwargs, params))) from None
-            ctx.check_untampered()
-            return result
-
-        call.__name__ = name
-        call.__wrapped__ = obj
-        call.describe = lambda *a, **k: call_text(name, a, k, params)
-        return call
+            return cls(*args, **kwargs), what
+        except RemoteError as exc:
+            raise explain(exc, what, self.device) from None
 
     def call(self, name: str, *args, **kwargs):
         return self.fn(name)(*args, **kwargs)
 
-    def check_untampered(self) -> None:
-        changed = self.guard.tampered()
-        if changed:
-            raise TestFailure("your code replaced " + ", ".join(changed[:5]) +
-                              (" and more" if len(changed) > 5 else "") +
-                              ". The grader does not allow changing torch, Python's builtins or the grader; "
-                              "they were put back and this test fails.")
+    def explain(self, exc: BaseException, what: str) -> TestFailure:
+        return explain(exc, what, self.device)
 
-    def explain(self, exc: BaseException, what: str) -> str:
-        """A learner-facing account of an exception raised while `what` ran."""
-        from tutor.engine.guard import ForbiddenCall
-
-        if isinstance(exc, ForbiddenCall):
-            return (f"{what} called {exc.api}, which this exercise forbids: the point is to write it yourself "
-                    f"with basic tensor operations.")
-        if isinstance(exc, SystemExit):
-            return f"{what} called sys.exit({exc.code!r}); your function must return a result instead of exiting."
-        if isinstance(exc, KeyboardInterrupt):
-            return f"{what} was interrupted."
-        where = learner_frames(exc, self.learner_file)
-        kind = type(exc).__name__
-        text = str(exc).strip()
-        if isinstance(exc, NotImplementedError):
-            return (f"{what} is not written yet: it still raises the stub's NotImplementedError. "
-                    f"Replace that line with your implementation.{where}")
-        if isinstance(exc, MemoryError) or "can't allocate memory" in text or isinstance(exc, torch.OutOfMemoryError):
-            return f"{what} ran out of memory ({kind}: {text[:200]}). Allocate only what the result needs.{where}"
-        hint = ""
-        if "same device" in text or "Expected all tensors to be on" in text:
-            hint = (f"\n  Your code mixed devices: the inputs are on {self.device}; create new tensors with "
-                    "device=X.device (or torch.zeros_like) instead of the default CPU.")
-        elif "does not require grad" in text:
-            hint = "\n  The result is not connected to the inputs' autograd graph (.item(), .numpy(), torch.tensor(...) or .detach() break it)."
-        first = text.splitlines()[0] if text else ""
-        return f"{what} raised {kind}: {first[:400]}{where}{hint}"
-
-    # -- checks -----------------------------------------------------------------
+    # -- checks -----------------------------------------------------------------------------------------------------
     def compare(self, name: str, *args, shrink: Iterable[tuple] | None = None, atol=None, rtol=None,
                 check_dtype: bool = True, **kwargs):
         """Call the learner's and the reference's `name` on copies of the same inputs and compare.
@@ -244,29 +286,27 @@ class Context:
         first of them that also fails is shown as the smallest failing input.
         """
         learner_fn = self.fn(name)
-        expected = self.ref(name)(*_clone(args), **_clone(kwargs))
         got = learner_fn(*_clone(args), **_clone(kwargs))
+        expected = self.ref(name)(*_clone(args), **_clone(kwargs))
         try:
             check_tensor(got, expected, learner_fn.describe(*args, **kwargs), atol=atol, rtol=rtol,
                          check_dtype=check_dtype)
         except TestFailure as failure:
             if failure.shrinkable and shrink is not None:
                 smallest = self._smallest(name, learner_fn, shrink, kwargs, atol, rtol)
-                if smallest:
-                    raise TestFailure(f"{failure.message}\n\n  smallest failing input:\n{smallest}") from None
+                if smallest is not None:
+                    raise failure.with_part(smallest) from None
             raise
         return got
 
-    def _smallest(self, name, learner_fn, cases, kwargs, atol, rtol) -> str:
-        """The first case (smallest first) on which the learner's `name` disagrees with the reference, printed."""
-        from tutor.grading.checks import fmt_tensor
-
+    def _smallest(self, name, learner_fn, cases, kwargs, atol, rtol) -> TestFailure | None:
+        """The first case (smallest first) on which the learner's `name` disagrees with the reference."""
         try:
             names = list(inspect.signature(self.ref(name)).parameters)
         except (TypeError, ValueError):
             names = []
         for case in cases:
-            got, raised = None, ""
+            got, raised = None, None
             try:
                 expected = self.ref(name)(*_clone(case), **_clone(kwargs))
             except Exception:  # noqa: BLE001 - a case the reference cannot take is skipped
@@ -276,40 +316,41 @@ class Context:
                 check_tensor(got, expected, name, atol=atol, rtol=rtol)
                 continue
             except LearnerError as err:
-                raised = err.message.splitlines()[0]
+                raised = err.remote
             except TestFailure:
                 pass
             lines = []
             for i, value in enumerate(case):
                 label = names[i] if i < len(names) else f"arg{i}"
                 lines.append(f"    {label} = {fmt_tensor(value)}".replace("\n", "\n" + " " * (7 + len(label))))
-            lines.append(f"    expected = {fmt_tensor(expected)}".replace("\n", "\n" + " " * 15))
-            if raised:
-                lines.append(f"    got      = an exception: {raised}")
-            elif isinstance(got, torch.Tensor):
-                lines.append(f"    got      = {fmt_tensor(got)}".replace("\n", "\n" + " " * 15))
-            else:
-                lines.append(f"    got      = {describe(got)}")
-            return "\n".join(lines)
-        return ""
+            shown_expected = fmt_tensor(expected).replace("\n", "\n" + " " * 15)
+            if raised is not None:
+                error = f"{raised.type_name}: {raised.message.splitlines()[0] if raised.message else ''}"
+                return TestFailure(code="smallest_input_exception", inputs="\n".join(lines),
+                                   expected=shown_expected, error=error[:300])
+            shown_got = (fmt_tensor(got).replace("\n", "\n" + " " * 15) if isinstance(got, torch.Tensor)
+                         else describe(got))
+            return TestFailure(code="smallest_input", inputs="\n".join(lines), expected=shown_expected,
+                               got=shown_got)
+        return None
 
-    def run_on_meta(self, what: str, call: Callable[[], object], advice: str = DEVICE_ADVICE):
+    def run_on_meta(self, what: str, call: Callable[[], object], advice: str | None = None):
         """Run learner code (`call`, already given tensors on PyTorch's "meta" device) and return its result.
 
-        A device-mix error fails the test with `advice`; any other error is inconclusive (some operations need
-        real data) and returns INCONCLUSIVE. Used by device_probe and by graders that probe several functions
-        or a module. Callers should first ask `self.should_probe_devices()`.
+        A device-mix error fails the test; any other error is inconclusive (some operations need real data) and
+        returns INCONCLUSIVE. Callers should first ask `self.should_probe_devices()`.
         """
         try:
             got = call()
-        except Exception as exc:  # noqa: BLE001 - only device mix-ups count here
-            text = str(exc)
+        except (RemoteError, LearnerError) as exc:
+            remote = exc if isinstance(exc, RemoteError) else exc.remote
+            text = remote.message if remote is not None else ""
             if "Cannot copy out of meta tensor" in text or "not on the expected device" in text \
                     or ("meta" in text and "cpu" in text and "device" in text):
-                first = text.splitlines()[0].rstrip(".!") if text else type(exc).__name__
-                raise TestFailure(f"{what} mixed devices: {first}. {advice}") from None
+                first = text.splitlines()[0].rstrip(".!") if text else "an error"
+                raise TestFailure(code="device_probe_mixed", call=what, error=first[:300],
+                                  parts=[TestFailure(advice) if advice else TestFailure(code="device_advice")]) from None
             return INCONCLUSIVE
-        self.check_untampered()
         return got
 
     def should_probe_devices(self) -> bool:
@@ -335,26 +376,29 @@ class Context:
         what = fn.describe(*args, **kwargs)
         got = self.run_on_meta(what, lambda: fn.__wrapped__(*args, **kwargs))
         if isinstance(got, torch.Tensor) and got.device.type != "meta":
-            raise TestFailure(f"{what} returned a tensor on {got.device}, not on the inputs' device. {DEVICE_ADVICE}")
+            raise TestFailure(code="device_probe_wrong", call=what, device=str(got.device),
+                              parts=[TestFailure(code="device_advice")])
 
-    def expect(self, condition: bool, message: str) -> None:
+    def expect(self, condition: bool, message: str, **params) -> None:
         if not condition:
-            raise TestFailure(message)
+            raise TestFailure(message, **params)
 
-    # -- smoke-checks -------------------------------------------------------------
+    # -- smoke-checks -------------------------------------------------------------------------------------------------
     def step(self, step: int, **metrics: float) -> None:
         """Report one training step's metrics (streamed to the parent, plotted by the TUI)."""
+        from tutor.engine.protocol import SmokeStep
+
         self._step_count += 1
-        self._emit({"event": "smoke_step", "name": self.spec.name if self.spec else "", "step": int(step),
-                    "metrics": {k: float(v) for k, v in metrics.items()}})
+        self._emit(SmokeStep(name=self.spec.name if self.spec else "", step=int(step),
+                             metrics={k: float(v) for k, v in metrics.items()}))
         if self.spec and self.spec.budget and time.perf_counter() - self._started > self.spec.budget:
-            raise SmokeBudgetExceeded(
-                f"training did not finish within its {self.spec.budget:g} s budget (stopped at step {step}). "
-                "Your code is correct enough to run but too slow: avoid Python loops over elements where a tensor "
-                "operation does the same, and keep tensors on the device.")
+            raise SmokeBudgetExceeded(TestFailure(code="smoke_budget", budget=f"{self.spec.budget:g}", step=step))
 
     def seed(self, value: int) -> torch.Generator:
+        """Seed torch here and in the sandbox (so the learner's random initialisation is reproducible too);
+        returns a CPU generator seeded with `value`."""
         torch.manual_seed(value)
+        self.link.seed(value)
         return torch.Generator(device="cpu").manual_seed(value)
 
 
@@ -400,19 +444,3 @@ def may_create_tensors_off_device(path: str) -> bool:
             break
     _off_device_cache[path] = found
     return found
-
-
-def learner_frames(exc: BaseException, learner_file: str) -> str:
-    """The lines of the learner's file on the exception's traceback, as '  at corr2d.py line 7 ...'."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == learner_file]
-    if not frames:
-        return ""
-    import os
-
-    base = os.path.basename(learner_file)
-    shown = frames[-3:]
-    lines = []
-    for f in shown:
-        code = f" : {f.line.strip()}" if f.line else ""
-        lines.append(f"\n  at {base} line {f.lineno}, in {f.name}{code}")
-    return "".join(lines)

@@ -641,20 +641,24 @@ class TutorApp(App):
         self.call_from_thread(self.grading_done, ex, result, summaries, problem)
         return result
 
-    def on_engine_event(self, event: dict) -> None:
-        """A provisional event from the grading child: the results panel, and the plot during a smoke-check."""
+    def on_engine_event(self, event) -> None:
+        """A provisional (validated, typed) event of the verifier: the results panel, and the plot during a
+        smoke-check."""
+        from dataclasses import asdict
+
+        from tutor.engine.protocol import Plan, SmokeStep, TestFinished
+
         self.query_one("#results").on_engine_event(event)
-        kind = event.get("event")
         plot = self.query_one("#plot")
-        if kind == "plan":
-            self.smoke_tests = {t.get("name"): t for t in event.get("tests", []) if t.get("kind") == "smoke"}
-        elif kind == "smoke_step" and event.get("name") in self.smoke_tests:
+        if isinstance(event, Plan):
+            self.smoke_tests = {t.name: asdict(t) for t in event.tests if t.kind == "smoke"}
+        elif isinstance(event, SmokeStep) and event.name in self.smoke_tests:
             if not plot.display:  # shown from the first step: a smoke-check that fails at once needs no plot
-                plot.begin(self.smoke_tests[event["name"]])
+                plot.begin(self.smoke_tests[event.name])
                 plot.display = True
-            plot.add_step(int(event.get("step", 0)), event.get("metrics") or {})
-        elif kind == "test_finished" and event.get("name") in self.smoke_tests and plot.display:
-            plot.finish(event.get("passed") is True)
+            plot.add_step(event.step, event.metrics)
+        elif isinstance(event, TestFinished) and event.name in self.smoke_tests and plot.display:
+            plot.finish(event.passed)
 
     def grading_done(self, ex: Exercise, result: GradeResult, summaries: dict[str, Summary] | None,
                      problem: str) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tutor.engine.protocol import Plan, SmokeStep, TestFinished, TestStarted
 from tutor.engine.results import GRADED, GradeResult
 from tutor.manifest import Exercise
-from tutor.render import STUB_MARK
+from tutor.render import failure_key
 
 
 def points(x: float) -> str:
@@ -40,23 +41,22 @@ class ResultsPanel(Static):
         self.status_line = "starting the grader"
         self._show()
 
-    def on_engine_event(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind == "plan":
-            self.planned = len(event.get("tests", []))
-            self.status_line = f"0/{self.planned} tests done on {event.get('device', 'cpu')}"
-        elif kind == "test_started":
-            self.status_line = f"{self.finished}/{self.planned} tests done; running {event.get('name')}"
-        elif kind == "smoke_step":
-            metrics = ", ".join(f"{k} {v:.4g}" for k, v in (event.get("metrics") or {}).items()
-                                if isinstance(v, (int, float)))
-            self.status_line = f"smoke-check {event.get('name')} step {event.get('step')}: {metrics}"
-        elif kind == "test_finished":
+    def on_engine_event(self, event) -> None:
+        if isinstance(event, Plan):
+            self.planned = len(event.tests)
+            self.points = {t.name: t.points for t in event.tests}
+            self.status_line = f"0/{self.planned} tests done on {event.device}"
+        elif isinstance(event, TestStarted):
+            self.status_line = f"{self.finished}/{self.planned} tests done; running {event.name}"
+        elif isinstance(event, SmokeStep):
+            metrics = ", ".join(f"{k} {v:.4g}" for k, v in event.metrics.items())
+            self.status_line = f"smoke-check {event.name} step {event.step}: {metrics}"
+        elif isinstance(event, TestFinished):
             self.finished += 1
-            passed = event.get("passed") is True
+            worth = getattr(self, "points", {}).get(event.name, 0)
             self.text.append("\n")
-            self.text.append("✓ " if passed else "✗ ", style="green" if passed else "red")
-            self.text.append(f"{event.get('name')}  {points(event.get('earned', 0))}/{points(event.get('points', 0))}")
+            self.text.append("✓ " if event.passed else "✗ ", style="green" if event.passed else "red")
+            self.text.append(f"{event.name}  {points(worth if event.passed else 0)}/{points(worth)}")
             self.status_line = f"{self.finished}/{self.planned} tests done"
         else:
             return
@@ -77,7 +77,7 @@ class ResultsPanel(Static):
             text.append(f"{t.name}  {points(t.earned)}/{points(t.points)}")
             if t.passed or not t.message:
                 continue
-            key = STUB_MARK if STUB_MARK in t.message else t.message  # an unwritten stub: say it once
+            key = failure_key(t)  # an unwritten function, or the same failure again: say it once
             if key in shown:
                 text.append("\n    (the same problem as above)", style="dim")
             else:
