@@ -197,6 +197,10 @@ def grade(
     as_json: JsonOpt = False,
     gradescope: Annotated[Optional[Path], typer.Option(help="Also write a Gradescope results.json here.")] = None,
     time_limit: Annotated[Optional[float], typer.Option(help="Override the exercise's time limit (seconds).")] = None,
+    strict: Annotated[Optional[bool], typer.Option(
+        "--strict/--no-strict", help="Hide the course's solutions and your files from the graded code (bubblewrap, "
+        "or a user of its own when run as root). Default: on with --file, off for your own workspace.",
+        show_default=False)] = None,
 ) -> None:
     """Run the hidden tests and the smoke-check on your code."""
     from tutor.engine.protocol import Plan, SmokeStep, TestStarted
@@ -223,6 +227,9 @@ def grade(
     targets = []
     for ex in chosen:
         path = file if file is not None else ws.file_for(ex)
+        if Path(path).is_dir():
+            raise fail(f"{path} is a folder, not a file: give the path of the .py file to grade "
+                       f"(e.g. {Path(path) / ex.filename}).", EXIT_USAGE if file is not None else EXIT_WORKSPACE)
         if not Path(path).is_file():
             hint = f" Run `d2l-tutor reset {ex.id}` to get the stub back." if file is None else ""
             raise fail(f"{path} does not exist.{hint}", EXIT_WORKSPACE)
@@ -232,6 +239,15 @@ def grade(
             raise fail(f"cannot read {path}: {exc.strerror}. Check the file's permissions.", EXIT_WORKSPACE) from None
         targets.append((ex, Path(path)))
 
+    strict_mode = strict if strict is not None else file is not None
+    hide = (str(Path(file).resolve().parent),) if file is not None else ()
+    if strict_mode:
+        from tutor.engine.containment import ISOLATION_NOTES, strict_isolation
+
+        level = strict_isolation()
+        if level == "process":
+            err.print(f"note: strict mode: {ISOLATION_NOTES[level]} (isolation: process).", highlight=False,
+                      soft_wrap=True)
     progress = open_progress(ws) if ws is not None and file is None else None
     if progress is not None:
         try:
@@ -242,6 +258,7 @@ def grade(
 
     results = []
     code = EXIT_OK
+    record_failed = False
     for ex, path in targets:
         with err.status(f"grading {ex.id}: starting...", spinner="dots") as status:
             def on_event(event, ex=ex, status=status, seen={"n": 0, "total": 0}):
@@ -254,18 +271,21 @@ def grade(
                     metrics = ", ".join(f"{k} {v:.4g}" for k, v in event.metrics.items())
                     status.update(f"grading {ex.id}: smoke-check step {event.step}: {metrics}")
 
-            result = run_grade(ex, path, device=device, time_limit=time_limit, on_event=on_event)
+            result = run_grade(ex, path, device=device, time_limit=time_limit, on_event=on_event,
+                               strict=strict_mode, hide=hide)
         if result.status == DEVICE_UNAVAILABLE:
             raise fail(result.problem, EXIT_USAGE)
-        if progress is not None and result.status != ENGINE_ERROR:
-            try:
-                progress.record(result)
-            except ProgressError as exc:
-                raise fail(str(exc), EXIT_WORKSPACE) from None
         results.append((ex, result))
         if not as_json:
             render_result(out, result, ex)
             out.print()
+        if progress is not None and result.status != ENGINE_ERROR:
+            try:
+                progress.record(result)
+            except ProgressError as exc:  # the score is on screen already; say why it was not kept
+                err.print(f"[bold red]error:[/] {result.exercise}: {result.score:g}/{result.max_score:g} was not "
+                          f"recorded: {exc}", highlight=False, markup=True, soft_wrap=True)
+                record_failed = True
         if result.status == ENGINE_ERROR:
             code = EXIT_INTERNAL
         elif not result.full_marks and code == EXIT_OK:
@@ -283,7 +303,7 @@ def grade(
                          indent=2))
     elif len(results) > 1:
         out.print(f"[bold]Total: {total:g}/{total_max:g} points[/]")
-    raise typer.Exit(code)
+    raise typer.Exit(EXIT_WORKSPACE if record_failed else code)
 
 
 @app.command()

@@ -88,6 +88,20 @@ class Progress:
         self._conn: sqlite3.Connection | None = None
 
     def _damaged(self, exc: Exception) -> ProgressError:
+        """The right message for a failure of SQLite or of the file system: damaged, not writable, or busy."""
+        text = str(exc).lower()
+        if isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text \
+                or "unable to open" in text or "permission" in text:
+            return ProgressError(
+                f"cannot write the progress database {self.path}: {exc}. The workspace (or the file) is read-only "
+                f"for you: check the permissions of {self.path.parent} (e.g. ls -l, chmod u+w). Your files and "
+                "your history are untouched.")
+        if "locked" in text or "busy" in text:
+            return ProgressError(
+                f"the progress database {self.path} is busy (another d2l-tutor is writing it): {exc}. Try again "
+                "in a moment; nothing was changed.")
+        if isinstance(exc, OSError) and not isinstance(exc, sqlite3.DatabaseError):
+            return ProgressError(f"cannot use the progress database {self.path}: {exc}. Nothing was changed.")
         return ProgressError(
             f"the progress database {self.path} is damaged or not a d2l-tutor database ({exc}). "
             f"Your exercise files are untouched. Move it aside (mv {self.path} {self.path}.damaged) and run the "
@@ -116,10 +130,8 @@ class Progress:
                             conn.execute(statement)
                     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                     conn.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
+            except (sqlite3.DatabaseError, OSError) as exc:
                 raise self._damaged(exc) from None
-            except sqlite3.OperationalError as exc:  # pragma: no cover - permissions, locked disk
-                raise ProgressError(f"cannot open the progress database {self.path}: {exc}") from None
             self._conn = conn
         return self._conn
 

@@ -87,6 +87,11 @@ class Plan:
         self.user_hidden = course_dirs + extra
         self.cuda_maybe = cuda_maybe
         self.uid = containment.RUN_UID_BASE + os.getpid()
+        # Without strict isolation the course's folders are still covered where the kernel lets any user do it
+        # (a user namespace): the learner's own code cannot import the reference solution from disk either.
+        # (Not when the file graded is itself one of the course's: the instructor check grades the references.)
+        self.hide_course = self.isolation == "process" and not any(
+            containment._inside(self.file, os.path.realpath(d)) for d in course_dirs)
 
     @property
     def sandbox_file(self) -> str:
@@ -119,7 +124,7 @@ def start_sandbox(plan: Plan, *, output_fd: int, cwd: str, fork: bool) -> tuple[
                 os.chdir(cwd)
                 from tutor.engine import sandbox
 
-                sandbox.prepare(theirs.fileno())
+                sandbox.prepare(theirs.fileno(), hide=plan.hide_course)
                 if plan.strict:
                     os.environ.clear()
                     os.environ.update(sandbox_env(True))
@@ -129,6 +134,8 @@ def start_sandbox(plan: Plan, *, output_fd: int, cwd: str, fork: bool) -> tuple[
         theirs.close()
         return pid, ours
     cmd = [sys.executable, "-m", "tutor.engine.sandbox", "--channel", str(theirs.fileno())]
+    if plan.hide_course:
+        cmd.append("--hide-course")
     if plan.isolation == "bwrap":
         cmd = containment.bwrap_command(cmd, learner_file=plan.file, learner_name=os.path.basename(plan.file),
                                         hidden=plan.bwrap_hidden, cuda=plan.cuda_maybe)

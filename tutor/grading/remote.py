@@ -176,6 +176,16 @@ class _Mirror(nn.Module):
     def _get_name(self) -> str:
         return self._d2l_type[1].rsplit(".", 1)[-1]
 
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        # as LazyModuleMixin does: a lazy (not yet shaped) parameter is saved as it is
+        for name, param in self._parameters.items():
+            if param is not None:
+                lazy = isinstance(param, nn.parameter.UninitializedParameter)
+                destination[prefix + name] = param if keep_vars or lazy else param.detach()
+        for name, buf in self._buffers.items():
+            if buf is not None and name not in self._non_persistent_buffers_set:
+                destination[prefix + name] = buf if keep_vars else buf.detach()
+
     def forward(self, *args, **kwargs):
         raise TypeError(f"{self._get_name()} is part of a learner's module; call the whole module")
 

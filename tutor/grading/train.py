@@ -28,22 +28,28 @@ class SGD:
 
 
 class Adam(SGD):
+    """Adam with bias correction. Its moment estimates are created at a parameter's first update, so parameters
+    that only get their shape during the first forward pass (nn.LazyLinear's) work too."""
+
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         super().__init__(params, lr)
         self.beta1, self.beta2 = betas
         self.eps = eps
         self.t = 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
+        self.state: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @torch.no_grad()
     def step(self) -> None:
         self.t += 1
         c1 = 1 - self.beta1 ** self.t
         c2 = 1 - self.beta2 ** self.t
-        for p, m, v in zip(self.params, self.m, self.v):
-            if p.grad is None:
+        for i, p in enumerate(self.params):
+            if p.grad is None or isinstance(p, torch.nn.parameter.UninitializedParameter):
                 continue
+            m, v = self.state.get(i) or (None, None)
+            if m is None or m.shape != p.shape or m.device != p.device:
+                m, v = torch.zeros_like(p), torch.zeros_like(p)
+                self.state[i] = (m, v)
             m.mul_(self.beta1).add_(p.grad, alpha=1 - self.beta1)
             v.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
             denom = (v / c2).sqrt_().add_(self.eps)

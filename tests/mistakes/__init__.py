@@ -1,0 +1,37 @@
+"""Single-mistake variants of every exercise: one file per exercise, each a list of `Variant`s.
+
+A variant is the reference solution with ONE typical mistake made on purpose. `loses` names exactly the tests that
+must fail on it (the tests whose name says they check that thing): tests/test_mistakes.py grades every variant and
+fails when any other test loses points ("one mistake costs once") or when a listed test passes. `mistake`, when
+given, is the known-mistake id that some failing test must name (TestFailure(..., mistake=ID)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tutor.manifest import load_course
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    source: str
+    loses: frozenset[str]
+    mistake: str | None = None
+    exercise: str = field(default="", compare=False)
+
+
+def reference(exercise: str) -> str:
+    return Path(load_course().exercise(exercise).solution_path).read_text(encoding="utf-8")
+
+
+def variant(exercise: str, name: str, old: str, new: str, loses, mistake: str | None = None, count: int = 1) -> Variant:
+    """The reference solution of `exercise` with `old` replaced by `new` (which must occur `count` times)."""
+    source = reference(exercise)
+    found = source.count(old)
+    if found != count:
+        raise AssertionError(f"{exercise}: {old!r} occurs {found} times in the reference, expected {count}")
+    return Variant(name=name, source=source.replace(old, new), loses=frozenset(loses), mistake=mistake,
+                   exercise=exercise)
