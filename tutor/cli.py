@@ -241,6 +241,8 @@ def grade(
 
     strict_mode = strict if strict is not None else file is not None
     hide = (str(Path(file).resolve().parent),) if file is not None else ()
+    if ws is not None:
+        hide += (str(ws.state_dir),)  # the progress database and backups: never the graded code's to touch
     if strict_mode:
         from tutor.engine.containment import ISOLATION_NOTES, strict_isolation
 

@@ -93,10 +93,28 @@ def check_exercise(ex: Exercise, device: str, grade: Callable, **options) -> tup
 def run_check(exercises: list[Exercise], *, device: str = "auto", jobs: int = 2,
               on_line: Callable[[str], None] | None = None, grade: Callable | None = None) -> Report:
     options = {}
+    graders = None
     if grade is None:
-        from tutor.engine.runner import default_threads, grade
+        # The course's own files are graded here, so the warm path is safe and fast: one zygote per parallel job
+        # forks a verifier (and its sandbox) per run instead of importing torch twice per run.
+        import queue
+
+        from tutor.engine.runner import default_threads
+        from tutor.engine.warm import WarmGrader
 
         options["threads"] = default_threads(jobs)  # the parallel runs share the cores
+        graders = queue.Queue()
+        for _ in range(max(1, jobs)):
+            g = WarmGrader()
+            g.start()
+            graders.put(g)
+
+        def grade(ex_, path, **kwargs):
+            g = graders.get()
+            try:
+                return g.grade(ex_, path, **kwargs)
+            finally:
+                graders.put(g)
     report = Report()
 
     def one(ex: Exercise) -> list[Finding]:
@@ -107,8 +125,12 @@ def run_check(exercises: list[Exercise], *, device: str = "auto", jobs: int = 2,
             on_line(f"{ex.id}: {'ok' if not bad else 'PROBLEM: ' + '; '.join(f.check for f in bad)}")
         return found
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for found in pool.map(one, exercises):
-            report.findings.extend(found)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for found in pool.map(one, exercises):
+                report.findings.extend(found)
+    finally:
+        while graders is not None and not graders.empty():
+            graders.get().close()
     report.device_unavailable = any(f.check == "device" for f in report.findings)
     return report

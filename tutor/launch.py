@@ -24,7 +24,10 @@ def is_interactive() -> bool:
 def run_tui(workspace, *, course=None, start=None, device: str = "auto", warm: bool = True) -> int:
     """Run the tutor until the learner quits; its exit code (0, or 3 when a workspace could not be created)."""
     gc.disable()  # start-up allocates a lot and frees little: collecting meanwhile costs ~0.05 s (on_ready enables)
+    from tutor.engine.containment import harden
     from tutor.tui.app import TutorApp
+
+    harden()  # the tutor holds the grading pipes: no other process of this user may open them or read its memory
 
     try:
         app = TutorApp(workspace, course=course, device=device, warm=warm, start=start)

@@ -374,10 +374,10 @@ def _enter_user_namespace() -> None:
                 raise
 
 
-def hide_course(paths: list[str]) -> bool:
-    """Cover `paths` (the course's solutions/ and graders/) with empty folders for this process and its children,
-    without any privilege: a user and mount namespace of our own, then a second, nested one, in which those
-    covers are locked (the learner's code, even as root in there, cannot unmount them). Must run while the
+def cover_folders(paths: list[str]) -> bool:
+    """Cover `paths` (the course's solutions/ and graders/, a workspace's .d2l-tutor) with empty folders for this
+    process and its children, without any privilege: a user and mount namespace of our own, then a second, nested
+    one, in which those covers are locked (the learner's code, even as root in there, cannot unmount them). Must run while the
     process has a single thread. False when the kernel does not allow it (nothing is changed then)."""
     if not sys.platform.startswith("linux"):
         return False

@@ -141,7 +141,8 @@ def grade(
     `threads` is torch's CPU thread count in each (default: half the cores, at most 4). Runs that share
     the machine should split the cores between them: oversubscribed CPU threads slow small models ten-fold.
     `strict` (for other people's files) hides the course and the caller's files from the learner's code;
-    `hide` names more folders to hide (e.g. the folder of all submissions).
+    `hide` names more folders to hide from it in any mode (the workspace's .d2l-tutor, the folder of all
+    submissions), where the machine allows it.
     """
     file = Path(file).resolve()
     time_limit = float(time_limit if time_limit is not None else exercise.time_limit)
@@ -159,8 +160,8 @@ def grade(
            "--threads", str(threads or default_threads())]
     if strict:
         cmd.append("--strict")
-        for folder in (os.getcwd(), *hide):
-            cmd += ["--hide", str(folder)]
+    for folder in ((os.getcwd(),) if strict else ()) + tuple(hide):
+        cmd += ["--hide", str(folder)]
     debug = bool(os.environ.get("D2L_TUTOR_DEBUG"))
     try:
         try:

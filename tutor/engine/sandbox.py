@@ -39,20 +39,13 @@ def close_other_fds(keep: set[int]) -> None:
                 pass
 
 
-def course_folders() -> list[str]:
-    from tutor.manifest import course_root
-
-    root = course_root()
-    return [str(root / "solutions"), str(root / "graders")]
-
-
-def prepare(channel_fd: int, *, hide: bool = False) -> None:
+def prepare(channel_fd: int, *, cover: list[str] = ()) -> None:
     """Process-wide settings before anything else: no core files, non-dumpable, only the channel left open, and
-    (`hide`, while the process still has one thread) the course's solutions and graders covered up."""
+    (while the process still has one thread) the folders in `cover` hidden behind empty ones."""
     from tutor.engine import containment
 
-    if hide:
-        containment.hide_course(course_folders())
+    if cover:
+        containment.cover_folders(list(cover))
     try:
         import resource
 
@@ -563,9 +556,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="tutor.engine.sandbox")
     parser.add_argument("--channel", type=int, required=True)
-    parser.add_argument("--hide-course", action="store_true")
+    parser.add_argument("--cover", action="append", default=[])
     args = parser.parse_args(argv)
-    prepare(args.channel, hide=args.hide_course)
+    prepare(args.channel, cover=args.cover)
     import torch  # noqa: F401 - before the verifier asks for anything: the slow part, done while it starts too
 
     from tutor.engine import guard, wire  # noqa: F401

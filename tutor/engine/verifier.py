@@ -87,11 +87,12 @@ class Plan:
         self.user_hidden = course_dirs + extra
         self.cuda_maybe = cuda_maybe
         self.uid = containment.RUN_UID_BASE + os.getpid()
-        # Without strict isolation the course's folders are still covered where the kernel lets any user do it
-        # (a user namespace): the learner's own code cannot import the reference solution from disk either.
-        # (Not when the file graded is itself one of the course's: the instructor check grades the references.)
-        self.hide_course = self.isolation == "process" and not any(
-            containment._inside(self.file, os.path.realpath(d)) for d in course_dirs)
+        # Without strict isolation the course's folders (and `hide`: the workspace's progress database, say) are
+        # still covered where the kernel lets any user do it (a user namespace): the learner's own code cannot
+        # import the reference solution from disk or write its progress either. Not a folder that holds the
+        # file graded itself (the instructor check grades the references).
+        self.cover = [] if self.isolation != "process" else [
+            d for d in course_dirs + list(hide) if not containment._inside(self.file, os.path.realpath(d))]
 
     @property
     def sandbox_file(self) -> str:
@@ -124,7 +125,7 @@ def start_sandbox(plan: Plan, *, output_fd: int, cwd: str, fork: bool) -> tuple[
                 os.chdir(cwd)
                 from tutor.engine import sandbox
 
-                sandbox.prepare(theirs.fileno(), hide=plan.hide_course)
+                sandbox.prepare(theirs.fileno(), cover=plan.cover)
                 if plan.strict:
                     os.environ.clear()
                     os.environ.update(sandbox_env(True))
@@ -134,8 +135,8 @@ def start_sandbox(plan: Plan, *, output_fd: int, cwd: str, fork: bool) -> tuple[
         theirs.close()
         return pid, ours
     cmd = [sys.executable, "-m", "tutor.engine.sandbox", "--channel", str(theirs.fileno())]
-    if plan.hide_course:
-        cmd.append("--hide-course")
+    for folder in plan.cover:
+        cmd += ["--cover", folder]
     if plan.isolation == "bwrap":
         cmd = containment.bwrap_command(cmd, learner_file=plan.file, learner_name=os.path.basename(plan.file),
                                         hidden=plan.bwrap_hidden, cuda=plan.cuda_maybe)

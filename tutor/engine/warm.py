@@ -259,7 +259,7 @@ class WarmGrader:
         workdir = tempfile.TemporaryDirectory(prefix="d2l-grade-")
         request = {"exercise": exercise.id, "file": str(file), "device": device, "seed": seed,
                    "threads": threads or runner.default_threads(), "cwd": workdir.name, "strict": bool(strict),
-                   "hide": [os.getcwd(), *map(str, hide)] if strict else []}
+                   "hide": ([os.getcwd()] if strict else []) + [str(h) for h in hide]}
         try:
             try:
                 handle = self._fork(request, [event_w, output_w])

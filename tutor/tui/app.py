@@ -616,11 +616,12 @@ class TutorApp(App):
 
     def engine_grade(self, ex: Exercise, path: Path, cancel: threading.Event, on_event) -> GradeResult:
         """Warm when the zygote runs (it falls back to a cold start by itself), cold otherwise."""
+        hide = (str(self.workspace.state_dir),)  # the progress database: never the graded code's to touch
         if self.warm_grader is not None:
-            return self.warm_grader.grade(ex, path, device=self.device, cancel=cancel, on_event=on_event)
+            return self.warm_grader.grade(ex, path, device=self.device, cancel=cancel, on_event=on_event, hide=hide)
         from tutor.engine.runner import grade
 
-        return grade(ex, path, device=self.device, cancel=cancel, on_event=on_event)
+        return grade(ex, path, device=self.device, cancel=cancel, on_event=on_event, hide=hide)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="grade")
     def run_grading(self, ex: Exercise, path: Path, cancel: threading.Event) -> GradeResult:
