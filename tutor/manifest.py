@@ -33,6 +33,28 @@ def course_root() -> Path:
     return PACKAGE_DIR.parent
 
 
+def course_copies() -> list[Path]:
+    """Every folder that holds a copy of the course's solutions/ and graders/ where Python could find it: the one
+    in use, a wheel's tutor/_course in any sys.path entry (an editable install leaves one in site-packages), and
+    a source checkout on sys.path. The sandbox covers all of them."""
+    roots = [course_root()]
+    for entry in sys.path:
+        if not entry:
+            continue
+        base = Path(entry)
+        for candidate in (base / "tutor" / "_course", base):
+            if (candidate / "solutions").is_dir() and (candidate / "graders").is_dir():
+                roots.append(candidate)
+    seen, found = set(), []
+    for root in roots:
+        for name in ("solutions", "graders"):
+            folder = (root / name).resolve()
+            if folder.is_dir() and folder not in seen:
+                seen.add(folder)
+                found.append(folder)
+    return found
+
+
 class ManifestError(Exception):
     """The course manifest is malformed (a bug in the course, not the learner's)."""
 

@@ -112,6 +112,9 @@ EN: dict[str, str] = {
     "not_run": "not run: grading stopped at an earlier test ({status}).",
     "invalid_report": "the grading process sent an invalid report ({detail}); nothing it said after that was "
                       "trusted, and this test does not pass.",
+    "sandbox_broken": "the process running your code sent the grader something that is not an answer ({detail}); "
+                      "nothing it said after that was trusted, and this test does not pass. Does your code write to "
+                      "file descriptors it did not open?",
     "internal_error": "the grader itself failed while checking this test, which is a bug in d2l-tutor rather than in "
                       "your code: {type}: {message}",
     "internal_run": "a hidden test itself failed (a bug in d2l-tutor, not in your code): {detail}",

@@ -69,6 +69,8 @@ def scan(source: str, forbidden) -> list[tuple[str, int]]:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
                 and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
                 and isinstance(node.args[1].value, str):
+            if node.args[1].value == "__wrapped__":
+                found.add(("__wrapped__", line))
             base = _dotted(node.args[0], aliases) if not isinstance(node.args[0], ast.Name) else aliases.get(
                 node.args[0].id)
             if base:

@@ -77,8 +77,10 @@ class Plan:
         self.file = os.path.realpath(file)
         self.strict = strict
         self.isolation = containment.strict_isolation() if strict else "process"
-        course_dirs = [str(self.exercise.solution_path.parent), str(self.exercise.grader_path.parent)]
-        self.secrets = [str(self.exercise.solution_path), str(self.exercise.grader_path)]
+        from tutor.manifest import course_copies
+
+        course_dirs = [str(p) for p in course_copies()]
+        self.secrets = [str(p / self.exercise.filename) for p in course_copies()]
         extra = [os.path.dirname(self.file), *hide]
         python = containment.python_paths()
         # bubblewrap builds its view from nothing: only folders inside the ones it binds need covering, and never
@@ -270,7 +272,7 @@ def verify(events: Events, plan: Plan, pid: int, sock, *, device_name: str, seed
     def stop(exc: BaseException) -> dict:
         if isinstance(exc, SandboxGone):
             return crash_failure(sandbox_status(pid))
-        return failure("invalid_report", detail=str(exc)[:300])
+        return failure("sandbox_broken", detail=str(exc)[:300])
 
     config = {"file": plan.sandbox_file, "module": f"d2l_learner_{exercise.id}", "forbidden": list(exercise.forbidden),
               "threads": max(1, threads), "devices": [str(device), device.type], "deterministic": device.type == "cuda",
