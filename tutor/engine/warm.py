@@ -338,6 +338,7 @@ def zygote_main(argv: list[str] | None = None) -> int:
     containment.harden()
     containment.become_subreaper()  # what a killed verifier leaves is re-parented here, and killed below
     import_seconds = verifier.import_toolkit()
+    import torch.fx.experimental.symbolic_shapes  # noqa: F401 - what torch.autograd.grad imports on first use (0.3 s)
     _send(sock, {"ready": True, "import_seconds": round(import_seconds, 3)})
 
     children: dict[int, int | None] = {}  # pid -> pidfd (None where pidfd_open is missing)
