@@ -238,3 +238,24 @@ def test_console_script_without_a_terminal_prints_the_help(tmp_path):
     proc = run_cli(cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Commands" in proc.stdout and "grade" in proc.stdout
+
+
+def test_file_naming_a_folder_says_so(ws):
+    result = runner.invoke(app, ["grade", "corr2d", "--file", str(ws)])
+    assert result.exit_code == EXIT_USAGE
+    assert "is a folder, not a file" in result.output and "corr2d.py" in result.output
+
+
+def test_a_read_only_progress_database_still_shows_the_score(ws):
+    """The score comes first; then one line says the attempt was not recorded, and why (not "damaged")."""
+    db = ws / ".d2l-tutor" / "progress.db"
+    runner.invoke(app, ["list"])  # creates the database
+    if subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a file immutable here (chattr)")
+    try:
+        result = runner.invoke(app, ["grade", "corr2d"])
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], capture_output=True)
+    assert result.exit_code == EXIT_WORKSPACE, result.output
+    assert "0/12" in result.output and "was not recorded" in result.output
+    assert "read-only" in result.output and "damaged" not in result.output

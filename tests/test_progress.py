@@ -99,3 +99,15 @@ def test_course_totals_cap_each_exercise_at_its_points():
                  "x": Summary("x", 1, 99, 99, "")}  # an exercise no longer in the course counts for nothing
     t = course_totals(exercises, summaries)
     assert (t.earned, t.total, t.done, t.exercises) == (16.5, 30, 1, 3)
+
+
+def test_a_database_that_cannot_be_written_is_not_called_damaged(tmp_path):
+    from tutor.engine.results import GRADED, GradeResult
+    from tutor.progress import ProgressError
+
+    with Progress(tmp_path / "progress.db") as db:
+        db.summaries()
+        db.conn.execute("PRAGMA query_only = ON")  # SQLite then refuses writes as for a read-only file
+        with pytest.raises(ProgressError) as info:
+            db.record(GradeResult(exercise="corr2d", file="f", status=GRADED, tests=[]))
+    assert "read-only" in str(info.value) and "damaged" not in str(info.value)
