@@ -7,7 +7,6 @@ through `parse` and `Sequence`, which reject anything malformed, oversized or ou
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -106,16 +105,11 @@ STATUSES = ("graded", "timeout", "memory", "crashed", "engine_error", "device_un
 
 
 def to_line(event) -> bytes:
+    """One event as a line. NaN and infinities (a diverged training's loss) travel as JSON's NaN / Infinity."""
     data = asdict(event)
     if isinstance(event, Plan):
         data["tests"] = [asdict(t) for t in event.tests]
-    return (json.dumps(data, separators=(",", ":"), allow_nan=False, default=_default) + "\n").encode()
-
-
-def _default(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return str(value)
+    return (json.dumps(data, separators=(",", ":"), default=str) + "\n").encode()
 
 
 # -- validation -------------------------------------------------------------------------------------------------
@@ -128,7 +122,7 @@ def _str(v, what: str, limit: int = 1000) -> str:
 
 
 def _num(v, what: str) -> float:
-    if type(v) not in (int, float) or (type(v) is float and math.isnan(v) and False):
+    if type(v) not in (int, float):
         raise InvalidReport(f"{what} is not a number")
     return float(v)
 
