@@ -85,32 +85,39 @@ class Model:
 
 def check_prefixes(prefixes, vocab, bos, eos, max_len):
     """What every call of next_log_probs must receive; a TestFailure that names the problem otherwise."""
-    head = "beam_search called next_log_probs(prefixes) with "
     if not isinstance(prefixes, torch.Tensor):
-        raise TestFailure(f"{head}{describe(prefixes)} ({type(prefixes).__name__}); it takes a torch.long tensor of "
-                          "shape (n, t), one prefix per row: torch.tensor(rows, dtype=torch.long).")
+        raise TestFailure("beam_search called next_log_probs(prefixes) with {got} ({type}); it takes a torch.long "
+                          "tensor of shape (n, t), one prefix per row: torch.tensor(rows, dtype=torch.long).",
+                          got=describe(prefixes), type=type(prefixes).__name__)
     if prefixes.dtype != torch.long:
-        raise TestFailure(f"{head}a {prefixes.dtype} tensor; token ids must be torch.long (int64): build it with "
-                          "torch.tensor(rows, dtype=torch.long).")
+        raise TestFailure("beam_search called next_log_probs(prefixes) with a {dtype} tensor; token ids must be "
+                          "torch.long (int64): build it with torch.tensor(rows, dtype=torch.long).",
+                          dtype=str(prefixes.dtype))
     if prefixes.dim() != 2 or prefixes.shape[0] == 0 or prefixes.shape[1] == 0:
-        raise TestFailure(f"{head}a tensor of shape {tuple(prefixes.shape)}; it takes shape (n, t) with n >= 1 "
-                          "hypotheses and t >= 1 tokens, one prefix per row (even a single prefix is a 2-D "
-                          "tensor of shape (1, t)).")
+        raise TestFailure("beam_search called next_log_probs(prefixes) with a tensor of shape {shape}; it takes shape "
+                          "(n, t) with n >= 1 hypotheses and t >= 1 tokens, one prefix per row (even a single prefix "
+                          "is a 2-D tensor of shape (1, t)).", shape=str(tuple(prefixes.shape)))
     rows = prefixes.detach().to("cpu")
     if bool((rows[:, 0] != bos).any()):
         example = rows[rows[:, 0] != bos][0].tolist()
-        raise TestFailure(f"{head}rows that do not start with bos_id = {bos}, e.g. {example}. Every prefix is "
-                          "[bos_id] followed by the hypothesis' tokens.")
+        raise TestFailure("beam_search called next_log_probs(prefixes) with rows that do not start with bos_id = "
+                          "{bos}, e.g. {example}. Every prefix is [bos_id] followed by the hypothesis' tokens.",
+                          bos=bos, example=str(example))
     if bool(((rows < 0) | (rows >= vocab)).any()):
-        raise TestFailure(f"{head}token ids outside 0 .. {vocab - 1}: {rows.tolist()[:4]}. Token ids are the column "
-                          "indices of the log-probability rows.")
+        raise TestFailure("beam_search called next_log_probs(prefixes) with token ids outside 0 .. {last}: {rows}. "
+                          "Token ids are the column indices of the log-probability rows.", last=vocab - 1,
+                          rows=str(rows.tolist()[:4]))
     if rows.shape[1] > 1 and bool((rows[:, 1:] == eos).any()):
         bad = rows[(rows[:, 1:] == eos).any(dim=1)][0].tolist()
-        raise TestFailure(f"{head}the prefix {bad}, which contains eos_id = {eos}: a hypothesis that produced eos is "
-                          "finished. Move it to the finished list and never expand it again.")
+        raise TestFailure("beam_search called next_log_probs(prefixes) with the prefix {prefix}, which contains "
+                          "eos_id = {eos}: a hypothesis that produced eos is finished. Move it to the finished list "
+                          "and never expand it again.", prefix=str(bad), eos=eos,
+                          mistake="beam_search.expands_finished")
     if max_len is not None and rows.shape[1] > max_len:
-        raise TestFailure(f"{head}prefixes of {rows.shape[1]} tokens (bos and {rows.shape[1] - 1} more) with "
-                          f"max_len = {max_len}: a hypothesis with max_len tokens is finished and is never expanded.")
+        raise TestFailure("beam_search called next_log_probs(prefixes) with prefixes of {t} tokens (bos and {more} "
+                          "more) with max_len = {max_len}: a hypothesis with max_len tokens is finished and is never "
+                          "expanded.", t=rows.shape[1], more=rows.shape[1] - 1, max_len=max_len,
+                          mistake="beam_search.expands_past_max_len")
 
 
 # -- the search, with switches for the usual mistakes ------------------------------------------------------------
@@ -166,119 +173,165 @@ def exhaustive(model, max_len, alpha):
     return sorted(done, key=lambda x: (-x[1], x[0]))
 
 
+# Each usual mistake: the switches of search() that reproduce it, its id, and the sentence that names it. The
+# sentence starts with {lead}: its indentation, which depends on whether it is the only mistake named.
 MISTAKES = [
-    (dict(select="last"), "Your beam ranks the expansions by the last token's log-probability alone; rank them by "
-                          "the TOTAL log-probability of the whole hypothesis (parent's total + the new token's "
-                          "log-probability)."),
-    (dict(width=1), "Your search keeps a single hypothesis per step, which is greedy decoding: keep the beam_size "
-                    "best expansions at every step."),
-    (dict(shrink=True), "Finished hypotheses still take places in your beam (or your beam gets narrower as hypotheses "
-                        "finish). At every step keep the beam_size best EXPANSIONS of the unfinished hypotheses; a "
-                        "finished hypothesis leaves the beam for the finished list and no longer counts against "
-                        "beam_size."),
-    (dict(early_stop=True), "Your search stops as soon as one hypothesis finishes. Continue until no unfinished "
-                            "hypothesis is left."),
+    (dict(select="last"), "beam_search.rank_by_last_token",
+     "{lead}Your beam ranks the expansions by the last token's log-probability alone; rank them by the TOTAL "
+     "log-probability of the whole hypothesis (parent's total + the new token's log-probability)."),
+    (dict(width=1), "beam_search.greedy",
+     "{lead}Your search keeps a single hypothesis per step, which is greedy decoding: keep the beam_size best "
+     "expansions at every step."),
+    (dict(shrink=True), "beam_search.finished_keep_places",
+     "{lead}Finished hypotheses still take places in your beam (or your beam gets narrower as hypotheses finish). At "
+     "every step keep the beam_size best EXPANSIONS of the unfinished hypotheses; a finished hypothesis leaves the "
+     "beam for the finished list and no longer counts against beam_size."),
+    (dict(early_stop=True), "beam_search.early_stop",
+     "{lead}Your search stops as soon as one hypothesis finishes. Continue until no unfinished hypothesis is left."),
 ]
 
 
 # -- calling the learner's function and checking what comes back --------------------------------------------------
 
-def fmt_result(result, limit=6):
-    lines = [f"      {tokens!s:<24} {score: .6f}" for tokens, score in result[:limit]]
-    if len(result) > limit:
-        lines.append(f"      ... ({len(result) - limit} more)")
-    return "\n".join(lines) if lines else "      (empty list)"
+def result_lines(result, limit=6):
+    """The first `limit` (tokens, score) pairs of a result, one per line (data only)."""
+    return "\n".join(f"      {tokens!s:<24} {score: .6f}" for tokens, score in result[:limit])
+
+
+def more_part(result, limit=6):
+    return [TestFailure("      ... ({more} more)", more=len(result) - limit)] if len(result) > limit else []
+
+
+def yours(result):
+    """The parts that list the learner's result under '  yours:'."""
+    return [TestFailure("  yours:\n{result}", result=result_lines(result)), *more_part(result)]
+
+
+def with_parts(failure, parts):
+    for part in parts:
+        failure.with_part(part)
+    return failure
 
 
 def run(ctx, model, beam_size, max_len, alpha=None):
-    """Call the learner's beam_search on `model`; check the structure of what it returns; return it and the call."""
+    """Call the learner's beam_search on `model`; check the types of what it returns. Returns the result and the
+    parameters that describe the call in messages ({call} on a model with {vocab} tokens)."""
     fn = ctx.fn("beam_search")
     model.max_len = max_len
     kwargs = {} if alpha is None else {"alpha": alpha}
-    what = (f"beam_search(next_log_probs, bos_id={model.bos}, eos_id={model.eos}, beam_size={beam_size}, "
-            f"max_len={max_len}{'' if alpha is None else f', alpha={alpha}'}) on a model with {model.vocab} tokens")
+    what = {"call": f"beam_search(next_log_probs, bos_id={model.bos}, eos_id={model.eos}, beam_size={beam_size}, "
+                    f"max_len={max_len}{'' if alpha is None else f', alpha={alpha}'})",
+            "vocab": model.vocab}
     got = fn(model, model.bos, model.eos, beam_size, max_len, **kwargs)
-    check_structure(got, what, model, beam_size, max_len)
+    check_types(got, what, model, max_len)
     return got, what
 
 
-def check_structure(got, what, model, beam_size, max_len):
+def check_types(got, what, model, max_len):
+    """A list of (list[int], float) tuples, each a finished hypothesis without bos. Not its order or length: the tests
+    that compare results check those (check_ranking)."""
     if not isinstance(got, list):
-        hint = " Did you forget a `return` statement?" if got is None else ""
-        raise TestFailure(f"{what} returned {describe(got)} ({type(got).__name__}); expected a list of "
-                          f"(tokens, score) tuples.{hint}")
+        if got is None:
+            raise TestFailure("{call} on a model with {vocab} tokens returned None (NoneType); expected a list of "
+                              "(tokens, score) tuples. Did you forget a `return` statement?", **what)
+        raise TestFailure("{call} on a model with {vocab} tokens returned {got} ({type}); expected a list of "
+                          "(tokens, score) tuples.", got=describe(got), type=type(got).__name__, **what)
     if not got:
-        raise TestFailure(f"{what} returned an empty list; every search finishes at least one hypothesis.")
+        raise TestFailure("{call} on a model with {vocab} tokens returned an empty list; every search finishes at "
+                          "least one hypothesis.", **what)
     for i, item in enumerate(got):
         if not isinstance(item, tuple) or len(item) != 2:
-            raise TestFailure(f"{what}: item {i} of the result is {describe(item)}; each item must be a tuple "
-                              "(tokens, score).")
+            raise TestFailure("{call} on a model with {vocab} tokens: item {i} of the result is {item}; each item must "
+                              "be a tuple (tokens, score).", i=i, item=describe(item), **what)
         tokens, score = item
         if isinstance(tokens, torch.Tensor):
-            raise TestFailure(f"{what}: item {i} holds its tokens as a tensor ({describe(tokens)}); return a list of "
-                              "Python ints (tensor.tolist()).")
+            raise TestFailure("{call} on a model with {vocab} tokens: item {i} holds its tokens as a tensor ({got}); "
+                              "return a list of Python ints (tensor.tolist()).", i=i, got=describe(tokens), **what)
         if not isinstance(tokens, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in tokens):
-            raise TestFailure(f"{what}: item {i} holds the tokens {describe(tokens)}; expected a list of Python ints "
-                              "(call .tolist() or int(...) on tensor values).")
+            raise TestFailure("{call} on a model with {vocab} tokens: item {i} holds the tokens {got}; expected a list "
+                              "of Python ints (call .tolist() or int(...) on tensor values).", i=i,
+                              got=describe(tokens), **what)
         if isinstance(score, torch.Tensor):
-            raise TestFailure(f"{what}: item {i} holds its score as a tensor ({describe(score)}); return a Python "
-                              "float (.item()).")
+            raise TestFailure("{call} on a model with {vocab} tokens: item {i} holds its score as a tensor ({got}); "
+                              "return a Python float (.item()).", i=i, got=describe(score), **what)
         if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
-            raise TestFailure(f"{what}: item {i} holds the score {score!r}; expected a finite Python float.")
+            raise TestFailure("{call} on a model with {vocab} tokens: item {i} holds the score {score}; expected a "
+                              "finite Python float.", i=i, score=repr(score), **what)
         if not tokens:
-            raise TestFailure(f"{what}: item {i} has no tokens; every hypothesis has at least one token after bos.")
+            raise TestFailure("{call} on a model with {vocab} tokens: item {i} has no tokens; every hypothesis has at "
+                              "least one token after bos.", i=i, **what)
         if len(tokens) > max_len:
-            bos_hint = (f" Did you include bos_id = {model.bos}? Return the hypotheses without it."
-                        if tokens[0] == model.bos else "")
-            raise TestFailure(f"{what}: item {i} has {len(tokens)} tokens, {tokens}, more than max_len = "
-                              f"{max_len}.{bos_hint}")
+            if tokens[0] == model.bos:
+                raise TestFailure("{call} on a model with {vocab} tokens: item {i} has {n} tokens, {tokens}, more than "
+                                  "max_len = {max_len}. Did you include bos_id = {bos}? Return the hypotheses without "
+                                  "it.", i=i, n=len(tokens), tokens=str(tokens), max_len=max_len, bos=model.bos,
+                                  mistake="beam_search.bos_included", **what)
+            raise TestFailure("{call} on a model with {vocab} tokens: item {i} has {n} tokens, {tokens}, more than "
+                              "max_len = {max_len}.", i=i, n=len(tokens), tokens=str(tokens), max_len=max_len, **what)
         if any(t < 0 or t >= model.vocab for t in tokens):
-            raise TestFailure(f"{what}: item {i} holds token ids outside 0 .. {model.vocab - 1}: {tokens}.")
+            raise TestFailure("{call} on a model with {vocab} tokens: item {i} holds token ids outside 0 .. {last}: "
+                              "{tokens}.", i=i, last=model.vocab - 1, tokens=str(tokens), **what)
         if model.eos in tokens[:-1]:
-            raise TestFailure(f"{what}: item {i} is {tokens}, which continues after eos_id = {model.eos}. A "
-                              "hypothesis ends at its first eos.")
+            raise TestFailure("{call} on a model with {vocab} tokens: item {i} is {tokens}, which continues after "
+                              "eos_id = {eos}. A hypothesis ends at its first eos.", i=i, tokens=str(tokens),
+                              eos=model.eos, **what)
         if tokens[-1] != model.eos and len(tokens) < max_len:
-            raise TestFailure(f"{what}: item {i} is {tokens}, which neither ends with eos_id = {model.eos} nor has "
-                              f"max_len = {max_len} tokens. Return finished hypotheses only, with their eos.")
+            raise TestFailure("{call} on a model with {vocab} tokens: item {i} is {tokens}, which neither ends with "
+                              "eos_id = {eos} nor has max_len = {max_len} tokens. Return finished hypotheses only, "
+                              "with their eos.", i=i, tokens=str(tokens), eos=model.eos, max_len=max_len, **what)
     if model.bos != model.eos and all(tokens[0] == model.bos for tokens, _ in got):
-        raise TestFailure(f"{what}: every returned token list starts with bos_id = {model.bos}; return the "
-                          "hypotheses without the leading bos_id.\n  yours:\n" + fmt_result(got))
+        raise with_parts(TestFailure("{call} on a model with {vocab} tokens: every returned token list starts with "
+                                     "bos_id = {bos}; return the hypotheses without the leading bos_id.",
+                                     bos=model.bos, mistake="beam_search.bos_included", **what), yours(got))
+
+
+def check_ranking(got, what, beam_size):
+    """At most beam_size hypotheses, each once, best first (equal scores: smaller token list first)."""
     if len(got) > beam_size:
-        raise TestFailure(f"{what} returned {len(got)} hypotheses; return at most beam_size = {beam_size}, the best "
-                          "ones.\n  yours:\n" + fmt_result(got))
+        raise with_parts(TestFailure("{call} on a model with {vocab} tokens returned {n} hypotheses; return at most "
+                                     "beam_size = {beam_size}, the best ones.", n=len(got), beam_size=beam_size,
+                                     mistake="beam_search.too_many_results", **what), yours(got))
     seen = set()
     for tokens, _ in got:
         if tuple(tokens) in seen:
-            raise TestFailure(f"{what} returned {tokens} twice; each finished hypothesis appears once.\n  yours:\n"
-                              + fmt_result(got))
+            raise with_parts(TestFailure("{call} on a model with {vocab} tokens returned {tokens} twice; each finished "
+                                         "hypothesis appears once.", tokens=str(tokens), **what), yours(got))
         seen.add(tuple(tokens))
     keys = [(-float(score), tokens) for tokens, score in got]
     if keys != sorted(keys):
-        order = "worst first" if [float(s) for _, s in got] == sorted(float(s) for _, s in got) else "out of order"
-        raise TestFailure(f"{what} returned the hypotheses {order}; sort them by score, highest first (equal scores: "
-                          "smaller token list first).\n  yours:\n" + fmt_result(got))
+        if [float(s) for _, s in got] == sorted(float(s) for _, s in got):
+            raise with_parts(TestFailure("{call} on a model with {vocab} tokens returned the hypotheses worst first; "
+                                         "sort them by score, highest first (equal scores: smaller token list first).",
+                                         mistake="beam_search.worst_first", **what), yours(got))
+        raise with_parts(TestFailure("{call} on a model with {vocab} tokens returned the hypotheses out of order; sort "
+                                     "them by score, highest first (equal scores: smaller token list first).", **what),
+                         yours(got))
 
 
 def score_diagnosis(model, tokens, score, alpha):
-    """A sentence naming how `score` was computed from `tokens`, when it matches a typical mistake."""
+    """A part naming how `score` was computed from `tokens`, when it matches a typical mistake; else None."""
     total, n = model.logp(tokens), len(tokens)
     alpha_used = 0.75 if alpha is None else alpha
     variants = [
-        (total, "Your score is the total log-probability, without the length normalisation: divide it by "
-                "len(tokens) ** alpha."),
-        (total / (n + 1) ** alpha_used, "You counted bos in the length: len(tokens) excludes bos_id (and includes "
-                                        "the final eos)."),
-        (total / n, "Your score divides by len(tokens) instead of len(tokens) ** alpha."),
-        (total / n ** 0.75, "Your score ignores the alpha argument and always uses 0.75."),
+        (total, "beam_search.no_length_normalisation",
+         "  Your score is the total log-probability, without the length normalisation: divide it by "
+         "len(tokens) ** alpha."),
+        (total / (n + 1) ** alpha_used, "beam_search.bos_in_length",
+         "  You counted bos in the length: len(tokens) excludes bos_id (and includes the final eos)."),
+        (total / n, "beam_search.no_alpha_power",
+         "  Your score divides by len(tokens) instead of len(tokens) ** alpha."),
+        (total / n ** 0.75, "beam_search.alpha_ignored",
+         "  Your score ignores the alpha argument and always uses 0.75."),
     ]
     if n > 1:
-        variants.append((total / (n - 1) ** alpha_used, "You left the final eos out of the length: len(tokens) counts "
-                                                        "every returned token, eos included."))
-    for value, why in variants:
+        variants.append((total / (n - 1) ** alpha_used, "beam_search.eos_not_in_length",
+                         "  You left the final eos out of the length: len(tokens) counts every returned token, eos "
+                         "included."))
+    for value, mistake, why in variants:
         if math.isclose(score, value, rel_tol=SCORE_RTOL, abs_tol=SCORE_ATOL) and not math.isclose(
                 value, total / n ** alpha_used, rel_tol=SCORE_RTOL, abs_tol=SCORE_ATOL):
-            return why
-    return ""
+            return TestFailure(why, mistake=mistake)
+    return None
 
 
 def check_scores(ctx, got, what, model, alpha):
@@ -289,40 +342,48 @@ def check_scores(ctx, got, what, model, alpha):
         expected = total / len(tokens) ** alpha_used
         if not math.isclose(float(score), expected, rel_tol=SCORE_RTOL, abs_tol=SCORE_ATOL):
             why = score_diagnosis(model, tokens, float(score), alpha)
-            raise TestFailure(f"{what}: the hypothesis {tokens} has score {float(score):.6f}, but its log-probability "
-                              f"under the model is {total:.6f} and {total:.6f} / {len(tokens)} ** {alpha_used} = "
-                              f"{expected:.6f}." + (f"\n  {why}" if why else ""))
+            raise with_parts(TestFailure("{call} on a model with {vocab} tokens: the hypothesis {tokens} has score "
+                                         "{score:.6f}, but its log-probability under the model is {total:.6f} and "
+                                         "{total:.6f} / {n} ** {alpha} = {expected:.6f}.", tokens=str(tokens),
+                                         score=float(score), total=total, n=len(tokens), alpha=alpha_used,
+                                         expected=expected, **what), [why] if why else [])
 
 
-def check_same(ctx, got, what, model, beam_size, max_len, alpha, expected=None, note=""):
-    """The learner's result must equal the reference's: the same token lists in the same order, scores close."""
+def check_same(ctx, got, what, model, beam_size, max_len, alpha, expected=None, note=None):
+    """The learner's result must equal the reference's: at most beam_size distinct hypotheses, best first, the same
+    token lists in the same order, scores close. `note` (a TestFailure) explains what is special about this case."""
     alpha_used = 0.75 if alpha is None else alpha
     if expected is None:
         expected = ctx.ref("beam_search")(_quiet(model), model.bos, model.eos, beam_size, max_len, alpha_used)
+    check_ranking(got, what, beam_size)
     same = len(got) == len(expected) and all(g[0] == e[0] for g, e in zip(got, expected))
     if same:
         check_scores(ctx, got, what, model, alpha)
         return
-    message = (f"{what} returned the wrong hypotheses.{note}\n  expected (tokens, score):\n{fmt_result(expected)}\n"
-               f"  yours:\n{fmt_result(got)}")
+    failure = TestFailure("{call} on a model with {vocab} tokens returned the wrong hypotheses.", **what)
+    with_parts(failure, [note] if note is not None else [])
+    failure.with_part(TestFailure("  expected (tokens, score):\n{result}", result=result_lines(expected)))
+    with_parts(failure, more_part(expected) + yours(got))
     if [g[0][1:] for g in got] == [e[0] for e in expected] and all(g[0][0] == model.bos for g in got):
-        raise TestFailure(f"{message}\n  Your token lists start with bos_id = {model.bos}; return them without it.")
+        raise failure.with_part(TestFailure("  Your token lists start with bos_id = {bos}; return them without it.",
+                                            bos=model.bos, mistake="beam_search.bos_included"))
     for tokens, score in got:
         why = score_diagnosis(model, tokens, float(score), alpha)
-        if why:
-            raise TestFailure(f"{message}\n  {why}")
-    found = [why for change, why in MISTAKES
+        if why is not None:
+            raise failure.with_part(why)
+    found = [(mistake, why) for change, mistake, why in MISTAKES
              if [v[0] for v in search(model, beam_size, max_len, alpha_used, **change)] == [g[0] for g in got]]
     if len(found) == 1:
-        raise TestFailure(f"{message}\n  {found[0]}")
+        mistake, why = found[0]
+        raise failure.with_part(TestFailure(why, lead="  ", mistake=mistake))
     if found:
-        raise TestFailure(f"{message}\n  On this input several mistakes give your result:\n"
-                          + "\n".join(f"  - {why}" for why in found))
-    raise TestFailure(f"{message}\n  At each step expand every unfinished hypothesis by every token, keep the "
-                      "beam_size expansions with the highest TOTAL log-probability, move those ending in eos or "
-                      "reaching max_len tokens to the finished list (they no longer take a place in the beam), and "
-                      "continue with the rest until none is left. Then rank all finished hypotheses by "
-                      "total / len(tokens) ** alpha and return the best beam_size.")
+        failure.with_part(TestFailure("  On this input several mistakes give your result:"))
+        raise with_parts(failure, [TestFailure(why, lead="  - ", mistake=mistake) for mistake, why in found])
+    raise failure.with_part(TestFailure(
+        "  At each step expand every unfinished hypothesis by every token, keep the beam_size expansions with the "
+        "highest TOTAL log-probability, move those ending in eos or reaching max_len tokens to the finished list (they "
+        "no longer take a place in the beam), and continue with the rest until none is left. Then rank all finished "
+        "hypotheses by total / len(tokens) ** alpha and return the best beam_size."))
 
 
 def _quiet(model):
@@ -336,25 +397,27 @@ def _quiet(model):
 
 @grader.test("returns a list of (list[int], float) tuples", points=1)
 def structure(ctx):
-    """A bigram model with 5 tokens, beam_size 3, max_len 4: the result's types, then its values."""
+    """A bigram model with 5 tokens, beam_size 3, max_len 4: the result's types (a list of (tokens, score) tuples,
+    finished hypotheses without bos). Which hypotheses, their order and their scores are the other tests' business."""
     model = Model(ctx, 5, 0, 1, seed=3, by_prefix=False)
-    got, what = run(ctx, model, 3, 4)
-    check_same(ctx, got, what, model, 3, 4, None)
+    run(ctx, model, 3, 4)
 
 
 @grader.test("beam_size 1 is greedy decoding", points=1)
 def greedy_equivalence(ctx):
-    """With one hypothesis in the beam, beam search picks the most likely next token at every step."""
+    """With one hypothesis in the beam, beam search picks the most likely next token at every step (the tokens are
+    compared; the scores are the business of the test 'scores are log P(tokens) / len(tokens) ** alpha')."""
     for vocab, bos, eos, seed, by_prefix, max_len in [(6, 0, 1, 11, True, 6), (4, 2, 0, 12, False, 5),
                                                       (7, 5, 3, 13, True, 8)]:
         model = Model(ctx, vocab, bos, eos, seed, by_prefix=by_prefix, eos_bias=-0.5)
         got, what = run(ctx, model, 1, max_len)
         tokens = greedy(model, max_len)
         if len(got) != 1 or got[0][0] != tokens:
-            raise TestFailure(f"{what} returned\n{fmt_result(got)}\n  but greedy decoding (the most likely token at "
-                              f"every step) gives {tokens}. With beam_size 1 the beam keeps only the best expansion "
-                              "at each step, so the two must agree.")
-        check_scores(ctx, got, what, model, None)
+            failure = TestFailure("{call} on a model with {vocab} tokens returned\n{result}", result=result_lines(got),
+                                  **what)
+            raise with_parts(failure, more_part(got) + [TestFailure(
+                "  but greedy decoding (the most likely token at every step) gives {tokens}. With beam_size 1 the beam "
+                "keeps only the best expansion at each step, so the two must agree.", tokens=str(tokens))])
 
 
 @grader.test("a beam wide enough for every sequence finds the exhaustive optimum", points=1)
@@ -365,13 +428,16 @@ def exhaustive_optimum(ctx):
     alpha = 0.75
     got, what = run(ctx, model, 200, 4)
     expected = exhaustive(model, 4, alpha)
+    check_ranking(got, what, 200)
     if got[0][0] != expected[0][0]:
-        raise TestFailure(f"{what} returned {got[0][0]} as the best hypothesis, but exhaustive search over every "
-                          f"sequence finds {expected[0][0]} (score {expected[0][1]:.6f}). With a beam this wide "
-                          "nothing is ever pruned, so the best finished hypothesis is the global optimum.\n  yours:\n"
-                          + fmt_result(got))
+        raise with_parts(TestFailure("{call} on a model with {vocab} tokens returned {got} as the best hypothesis, but "
+                                     "exhaustive search over every sequence finds {best} (score {score:.6f}). With a "
+                                     "beam this wide nothing is ever pruned, so the best finished hypothesis is the "
+                                     "global optimum.", got=str(got[0][0]), best=str(expected[0][0]),
+                                     score=expected[0][1], **what), yours(got))
     check_same(ctx, got, what, model, 200, 4, None, expected=expected,
-               note=" With a beam this wide nothing is pruned, so every complete sequence must come back.")
+               note=TestFailure("  With a beam this wide nothing is pruned, so every complete sequence must come "
+                                "back."))
 
 
 @grader.test("scores are log P(tokens) / len(tokens) ** alpha", points=1)
@@ -401,8 +467,9 @@ def sorted_distinct(ctx):
     model = Model(ctx, 3, 0, 2, 0, table=TIES_TABLE)
     got, what = run(ctx, model, 10, 2)
     check_same(ctx, got, what, model, 10, 2, None,
-               note=" Here [0, 1], [1, 0] and [1, 1] have exactly the same score, and so do [0, 0] and [0, 2]: "
-                    "equal scores are ordered by their token lists, smaller first ([0, 1] before [1, 0]).")
+               note=TestFailure("  Here [0, 1], [1, 0] and [1, 1] have exactly the same score, and so do [0, 0] and "
+                                "[0, 2]: equal scores are ordered by their token lists, smaller first ([0, 1] before "
+                                "[1, 0])."))
 
 
 @grader.test("eos ends a hypothesis and max_len caps it", points=1)
@@ -410,14 +477,15 @@ def eos_and_max_len(ctx):
     """A model that almost never ends (every hypothesis stops at max_len), one that ends early, and max_len 1."""
     model = Model(ctx, 6, 0, 1, 51, by_prefix=True, eos_bias=-9.0)
     got, what = run(ctx, model, 3, 5)
-    check_same(ctx, got, what, model, 3, 5, None, note=" eos is very unlikely here, so every hypothesis should "
-                                                       "stop at max_len = 5 tokens.")
+    check_same(ctx, got, what, model, 3, 5, None, note=TestFailure("  eos is very unlikely here, so every hypothesis "
+                                                                   "should stop at max_len = 5 tokens."))
     model = Model(ctx, 6, 0, 1, 52, by_prefix=True, eos_bias=2.5)
     got, what = run(ctx, model, 4, 6)
     check_same(ctx, got, what, model, 4, 6, None)
     model = Model(ctx, 5, 0, 1, 53, by_prefix=False)
     got, what = run(ctx, model, 3, 1)
-    check_same(ctx, got, what, model, 3, 1, None, note=" With max_len = 1 every expansion of [bos] is finished.")
+    check_same(ctx, got, what, model, 3, 1, None,
+               note=TestFailure("  With max_len = 1 every expansion of [bos] is finished."))
 
 
 # bos 0, eos 1, tokens a = 2, b = 3, c = 4. From bos: eos 0.40, a 0.45. After a, b, c the chain a b c eos is likely.
@@ -438,43 +506,54 @@ def alpha_effect(ctx):
     short, long_ = [1], [2, 3, 4, 1]
     for alpha, best in [(0.0, short), (1.0, long_), (0.5, long_), (0.75, long_)]:
         got, what = run(ctx, model, 3, 6, alpha)
+        check_ranking(got, what, 3)
         if got[0][0] != best:
             other = long_ if best == short else short
-            raise TestFailure(f"{what} ranked {got[0][0]} first; expected {best}. [1] has log P = "
-                              f"{model.logp(short):.3f} (1 token) and [2, 3, 4, 1] has log P = {model.logp(long_):.3f} "
-                              f"(4 tokens), so with alpha = {alpha} the scores are {model.logp(best):.3f} / "
-                              f"{len(best)} ** {alpha} for {best} against {model.logp(other):.3f} / {len(other)} ** "
-                              f"{alpha} for {other}. Dividing by len ** alpha with a larger alpha favours longer "
-                              "hypotheses; alpha = 0 ranks by plain log-probability.\n  yours:\n" + fmt_result(got))
+            raise with_parts(TestFailure(
+                "{call} on a model with {vocab} tokens ranked {got} first; expected {best}. [1] has log P = "
+                "{short_logp:.3f} (1 token) and [2, 3, 4, 1] has log P = {long_logp:.3f} (4 tokens), so with alpha = "
+                "{alpha} the scores are {best_logp:.3f} / {best_len} ** {alpha} for {best} against {other_logp:.3f} / "
+                "{other_len} ** {alpha} for {other}. Dividing by len ** alpha with a larger alpha favours longer "
+                "hypotheses; alpha = 0 ranks by plain log-probability.", got=str(got[0][0]), best=str(best),
+                short_logp=model.logp(short), long_logp=model.logp(long_), alpha=alpha, best_logp=model.logp(best),
+                best_len=len(best), other_logp=model.logp(other), other_len=len(other), other=str(other), **what),
+                yours(got))
         check_same(ctx, got, what, model, 3, 6, alpha)
 
 
 @grader.test("one batched next_log_probs call per step", points=1)
 def batched_calls(ctx):
     """beam_size 4, max_len 5, eos unlikely: at most 5 calls, the first with [[bos]] alone, call t with rows of t
-    tokens, never more rows than beam_size."""
+    tokens, never more rows than beam_size. Only the calls are checked here, not the result."""
     model = Model(ctx, 6, 0, 1, 61, by_prefix=True, eos_bias=-3.0)
     got, what = run(ctx, model, 4, 5)
     calls = model.calls
+    if not calls:
+        raise TestFailure("{call} on a model with {vocab} tokens never called next_log_probs; the search expands its "
+                          "hypotheses with the model's log-probabilities, one batched call per step.", **what)
     if len(calls) > 5:
-        sizes = ", ".join(str(len(c)) for c in calls[:8])
-        raise TestFailure(f"{what} called next_log_probs {len(calls)} times (rows per call: {sizes}"
-                          f"{', ...' if len(calls) > 8 else ''}); a search needs at most max_len = 5 calls. Stack the "
-                          "prefixes of ALL unfinished hypotheses into one (n, t) tensor and call the model once per "
-                          "step, not once per hypothesis.")
+        sizes = ", ".join(str(len(c)) for c in calls[:8]) + (", ..." if len(calls) > 8 else "")
+        raise TestFailure("{call} on a model with {vocab} tokens called next_log_probs {n} times (rows per call: "
+                          "{sizes}); a search needs at most max_len = 5 calls. Stack the prefixes of ALL unfinished "
+                          "hypotheses into one (n, t) tensor and call the model once per step, not once per "
+                          "hypothesis.", n=len(calls), sizes=sizes, mistake="beam_search.one_call_per_hypothesis",
+                          **what)
     if calls[0] != [[0]]:
-        raise TestFailure(f"{what}: the first call of next_log_probs got {calls[0]}; the search starts from the single "
-                          "prefix [bos_id], i.e. a (1, 1) tensor [[0]] here.")
+        raise TestFailure("{call} on a model with {vocab} tokens: the first call of next_log_probs got {rows}; the "
+                          "search starts from the single prefix [bos_id], i.e. a (1, 1) tensor [[0]] here.",
+                          rows=str(calls[0]), **what)
     for t, rows in enumerate(calls, 1):
         if any(len(r) != t for r in rows):
-            raise TestFailure(f"{what}: call {t} of next_log_probs got prefixes of {len(rows[0])} tokens; at step {t} "
-                              f"every unfinished hypothesis has {t - 1} tokens, so its prefix has {t} (with bos).")
+            raise TestFailure("{call} on a model with {vocab} tokens: call {t} of next_log_probs got prefixes of {n} "
+                              "tokens; at step {t} every unfinished hypothesis has {before} tokens, so its prefix has "
+                              "{t} (with bos).", t=t, n=len(rows[0]), before=t - 1, **what)
         if len(rows) > 4:
-            raise TestFailure(f"{what}: call {t} of next_log_probs got {len(rows)} prefixes, more than beam_size = 4. "
-                              "Keep only the beam_size best expansions at each step.")
+            raise TestFailure("{call} on a model with {vocab} tokens: call {t} of next_log_probs got {n} prefixes, "
+                              "more than beam_size = 4. Keep only the beam_size best expansions at each step.", t=t,
+                              n=len(rows), **what)
         if len({tuple(r) for r in rows}) != len(rows):
-            raise TestFailure(f"{what}: call {t} of next_log_probs got the same prefix twice: {rows}.")
-    check_same(ctx, got, what, model, 4, 5, None)
+            raise TestFailure("{call} on a model with {vocab} tokens: call {t} of next_log_probs got the same prefix "
+                              "twice: {rows}.", t=t, rows=str(rows), **what)
 
 
 @grader.test("matches the reference on random models", points=1)
@@ -540,7 +619,7 @@ class ToyTranslator(nn.Module):
 
 
 class _ToyIds:
-    """What check_structure needs to know about the toy translator's vocabulary."""
+    """What check_types needs to know about the toy translator's vocabulary."""
 
     vocab, bos, eos = T_VOCAB, T_BOS, T_EOS
 
@@ -631,16 +710,18 @@ def beats_greedy(ctx):
         next_log_probs, logp = translator_model(net, src, ctx.device)
         label = words([WORD0 + int(s) for s in src])
         g = toy_greedy(next_log_probs)
-        what = f"beam_search(next_log_probs, bos_id={T_BOS}, eos_id={T_EOS}, beam_size=4, max_len={MAX_LEN})"
+        what = {"call": f"beam_search(next_log_probs, bos_id={T_BOS}, eos_id={T_EOS}, beam_size=4, "
+                        f"max_len={MAX_LEN})", "vocab": T_VOCAB}
         got = fn(next_log_probs, T_BOS, T_EOS, 4, MAX_LEN)
-        check_structure(got, what + " on the trained toy translator", TOY, 4, MAX_LEN)
+        check_types(got, what, TOY, MAX_LEN)
         best_logp = max(logp(tokens) for tokens, _ in got)
         if best_logp < logp(g) - 1e-4:
-            raise TestFailure(f"on test sentence {i} ({label!r}) the most probable hypothesis {what} returned has "
-                              f"log P = {best_logp:.4f}, below greedy decoding's {words(g)!r} with log P = "
-                              f"{logp(g):.4f}. "
-                              "Keep the beam_size best expansions by TOTAL log-probability at every step, and go on "
-                              "until no unfinished hypothesis is left.\n  yours:\n" + fmt_result(got))
+            raise with_parts(TestFailure(
+                "on test sentence {i} ({label!r}) the most probable hypothesis {call} returned has log P = "
+                "{best_logp:.4f}, below greedy decoding's {greedy!r} with log P = {greedy_logp:.4f}. Keep the "
+                "beam_size best expansions by TOTAL log-probability at every step, and go on until no unfinished "
+                "hypothesis is left.", i=i, label=label, call=what["call"], best_logp=best_logp, greedy=words(g),
+                greedy_logp=logp(g)), yours(got))
         expected = ctx.ref("beam_search")(next_log_probs, T_BOS, T_EOS, 4, MAX_LEN)
         beam_total += bleu(words(got[0][0]), label, 2)
         greedy_total += bleu(words(g), label, 2)

@@ -59,31 +59,44 @@ def variant_bleu(pred_seq, label_seq, k, *, clip=True, penalty="course", weights
     return score
 
 
+# Each usual mistake: the switch of variant_bleu that reproduces it, its id, and the sentence that names it. The
+# sentence starts with {lead}: its indentation, which depends on whether it is the only mistake named.
 MISTAKES = [
-    (dict(clip=False), "The n-gram matches are not clipped: each n-gram of the label can be matched at most as many "
-                       "times as it occurs in the label (against 'the cat', 'the the the the' has one matched "
-                       "unigram, not four). Count the label's n-grams (collections.Counter) and take the minimum."),
-    (dict(penalty="none"), "There is no brevity penalty: multiply by exp(min(0, 1 - len_label / len_pred)), which is "
-                           "below 1 when the prediction is shorter than the label."),
-    (dict(penalty="inverted"), "The brevity penalty is inverted: it must punish predictions SHORTER than the label, "
-                               "exp(min(0, 1 - len_label / len_pred)); yours punishes longer ones."),
-    (dict(penalty="unclamped"), "The brevity penalty lacks its min(0, ...): a prediction longer than the label gets "
-                                "exp(0) = 1, never a bonus above 1. Use exp(min(0, 1 - len_label / len_pred))."),
-    (dict(weights="inverse"), "The exponents are 1 / n; the course raises p_n to the power 1 / 2**n (1/2, 1/4, "
-                              "1/8, ...)."),
-    (dict(weights="uniform"), "The precisions are weighted uniformly, as corpus BLEU in NLTK or sacrebleu does; the "
-                              "course's sentence-level BLEU raises p_n to the power 1 / 2**n."),
-    (dict(weights="quarter"), "Every precision is raised to the power 1/4, as corpus BLEU does; the course raises p_n "
-                              "to the power 1 / 2**n."),
-    (dict(weights="none"), "The precisions are multiplied without their exponents: raise p_n to the power 1 / 2**n."),
-    (dict(combine="mean"), "The precisions are averaged; the course multiplies them: Π p_n ** (1 / 2**n)."),
-    (dict(combine="weighted_mean"), "The weighted precisions p_n ** (1 / 2**n) are averaged; the course multiplies "
-                                    "them."),
-    (dict(denominator="label"), "Each precision is divided by the label's number of n-grams; a precision divides by "
-                                "the PREDICTION's number of n-grams, len_pred - n + 1."),
-    (dict(denominator="label_len"), "Each precision is divided by len_label; it divides by the prediction's number of "
-                                    "n-grams, len_pred - n + 1."),
-    (dict(up_to="k"), "n runs up to k even when the prediction has fewer than k tokens; stop at min(k, len_pred)."),
+    (dict(clip=False), "bleu.no_clipping",
+     "{lead}The n-gram matches are not clipped: each n-gram of the label can be matched at most as many times as it "
+     "occurs in the label (against 'the cat', 'the the the the' has one matched unigram, not four). Count the label's "
+     "n-grams (collections.Counter) and take the minimum."),
+    (dict(penalty="none"), "bleu.no_brevity_penalty",
+     "{lead}There is no brevity penalty: multiply by exp(min(0, 1 - len_label / len_pred)), which is below 1 when the "
+     "prediction is shorter than the label."),
+    (dict(penalty="inverted"), "bleu.inverted_brevity_penalty",
+     "{lead}The brevity penalty is inverted: it must punish predictions SHORTER than the label, "
+     "exp(min(0, 1 - len_label / len_pred)); yours punishes longer ones."),
+    (dict(penalty="unclamped"), "bleu.unclamped_brevity_penalty",
+     "{lead}The brevity penalty lacks its min(0, ...): a prediction longer than the label gets exp(0) = 1, never a "
+     "bonus above 1. Use exp(min(0, 1 - len_label / len_pred))."),
+    (dict(weights="inverse"), "bleu.weights_inverse_n",
+     "{lead}The exponents are 1 / n; the course raises p_n to the power 1 / 2**n (1/2, 1/4, 1/8, ...)."),
+    (dict(weights="uniform"), "bleu.weights_uniform",
+     "{lead}The precisions are weighted uniformly, as corpus BLEU in NLTK or sacrebleu does; the course's "
+     "sentence-level BLEU raises p_n to the power 1 / 2**n."),
+    (dict(weights="quarter"), "bleu.weights_quarter",
+     "{lead}Every precision is raised to the power 1/4, as corpus BLEU does; the course raises p_n to the power "
+     "1 / 2**n."),
+    (dict(weights="none"), "bleu.no_weights",
+     "{lead}The precisions are multiplied without their exponents: raise p_n to the power 1 / 2**n."),
+    (dict(combine="mean"), "bleu.mean_of_precisions",
+     "{lead}The precisions are averaged; the course multiplies them: Π p_n ** (1 / 2**n)."),
+    (dict(combine="weighted_mean"), "bleu.mean_of_weighted_precisions",
+     "{lead}The weighted precisions p_n ** (1 / 2**n) are averaged; the course multiplies them."),
+    (dict(denominator="label"), "bleu.label_ngram_denominator",
+     "{lead}Each precision is divided by the label's number of n-grams; a precision divides by the PREDICTION's "
+     "number of n-grams, len_pred - n + 1."),
+    (dict(denominator="label_len"), "bleu.label_length_denominator",
+     "{lead}Each precision is divided by len_label; it divides by the prediction's number of n-grams, "
+     "len_pred - n + 1."),
+    (dict(up_to="k"), "bleu.short_prediction",
+     "{lead}n runs up to k even when the prediction has fewer than k tokens; stop at min(k, len_pred)."),
 ]
 
 
@@ -92,15 +105,19 @@ def close(a, b):
 
 
 def diagnose(got, pred_seq, label_seq, k, expected):
-    """The sentence naming the mistake that produces `got` on this input; several when more than one does."""
+    """The parts naming the mistake that produces `got` on this input; several when more than one does."""
     found = []
-    for change, why in MISTAKES:
+    for change, mistake, why in MISTAKES:
         candidate = variant_bleu(pred_seq, label_seq, k, **change)
         if close(got, candidate) and not close(candidate, expected):
-            found.append(why)
-    if len(found) > 1:
-        return "On this input several mistakes give your score:\n" + "\n".join(f"  - {why}" for why in found)
-    return found[0] if found else ""
+            found.append((mistake, why))
+    if len(found) == 1:
+        mistake, why = found[0]
+        return [TestFailure(why, lead="  ", mistake=mistake)]
+    if found:
+        return [TestFailure("  On this input several mistakes give your score:"),
+                *(TestFailure(why, lead="  - ", mistake=mistake) for mistake, why in found)]
+    return []
 
 
 def call_text(pred_seq, label_seq, k):
@@ -121,44 +138,56 @@ def score_of(ctx, pred_seq, label_seq, k):
             failure.with_part(TestFailure(
                 "  An empty prediction must score 0.0: check `if pred_seq == ''` (or an empty token list) before "
                 "dividing by len_pred. Note that ''.split(' ') is [''].", mistake="bleu.empty_prediction"))
-        elif err.is_a("builtins.ZeroDivisionError") or "division by zero" in err.message:
-            tokens = len(pred_seq.split(" "))
+        elif (err.is_a("builtins.ZeroDivisionError") or "division by zero" in err.message) \
+                and len(pred_seq.split(" ")) < k:
             failure.with_part(TestFailure(
                 "  The prediction has {tokens} token(s) and k = {k}: let n run over 1 .. min(k, len_pred), so "
-                "len_pred - n + 1 is never 0.", mistake="bleu.short_prediction", tokens=tokens, k=k))
+                "len_pred - n + 1 is never 0.", mistake="bleu.short_prediction", tokens=len(pred_seq.split(" ")),
+                k=k))
+        elif (err.is_a("builtins.ZeroDivisionError") or "division by zero" in err.message) \
+                and len(label_seq.split(" ")) < k:
+            failure.with_part(TestFailure(
+                "  The label has {tokens} token(s) and k = {k}, so it has no {k}-grams: a precision divides by the "
+                "PREDICTION's number of n-grams, len_pred - n + 1, not by the label's.",
+                mistake="bleu.label_ngram_denominator", tokens=len(label_seq.split(" ")), k=k))
         elif "math domain error" in err.message:
             failure.with_part(TestFailure(
                 "  A precision can be 0 (no matching n-gram), so log(p_n) is undefined: multiply the powers "
                 "p_n ** (1 / 2**n) directly instead of summing logarithms.", mistake="bleu.log_of_zero"))
         raise failure from None
     if isinstance(got, torch.Tensor):
-        raise TestFailure(f"{what} returned a torch.Tensor ({describe(got)}); BLEU is a plain number: return a Python "
-                          "float (use math.exp and ** on Python numbers, or call .item() on a one-element tensor).")
+        raise TestFailure("{call} returned a torch.Tensor ({got}); BLEU is a plain number: return a Python float (use "
+                          "math.exp and ** on Python numbers, or call .item() on a one-element tensor).", call=what,
+                          got=describe(got))
+    if got is None:
+        raise TestFailure("{call} returned None (builtins.NoneType); expected a Python float. Did you forget a "
+                          "`return` statement?", call=what)
     if isinstance(got, bool) or not isinstance(got, (int, float)):
-        raise TestFailure(f"{what} returned {describe(got)} ({type(got).__module__}.{type(got).__qualname__}); "
-                          "expected a Python float." + (" Did you forget a `return` statement?" if got is None else ""))
+        raise TestFailure("{call} returned {got} ({got_type}); expected a Python float.", call=what,
+                          got=describe(got), got_type=f"{type(got).__module__}.{type(got).__qualname__}")
     got = float(got)
     if not math.isfinite(got):
-        raise TestFailure(f"{what} returned {got}; BLEU is a number between 0 and 1.")
+        raise TestFailure("{call} returned {got}; BLEU is a number between 0 and 1.", call=what, got=got)
     return got
 
 
-def check(ctx, pred_seq, label_seq, k, advice=""):
-    """The learner's score must equal the reference's (math.isclose, rel 1e-9, abs 1e-12)."""
+def check(ctx, pred_seq, label_seq, k, advice=None):
+    """The learner's score must equal the reference's (math.isclose, rel 1e-9, abs 1e-12). `advice` (a TestFailure)
+    is shown when no usual mistake explains the difference."""
     expected = ctx.ref("bleu")(pred_seq, label_seq, k)
     got = score_of(ctx, pred_seq, label_seq, k)
     if close(got, expected):
         return got
     pred, label = pred_seq.split(" "), label_seq.split(" ")
-    lines = [f"{call_text(pred_seq, label_seq, k)} returned {got!r}; expected {expected!r}.",
-             f"  len_pred = {len(pred) if pred_seq else 0}, len_label = {len(label)}, "
-             f"n = 1 .. {min(k, len(pred)) if pred_seq else 0}"]
+    failure = TestFailure("{call} returned {got!r}; expected {expected!r}.", call=call_text(pred_seq, label_seq, k),
+                          got=got, expected=expected)
+    failure.with_part(TestFailure("  len_pred = {len_pred}, len_label = {len_label}, n = 1 .. {last}",
+                                  len_pred=len(pred) if pred_seq else 0, len_label=len(label),
+                                  last=min(k, len(pred)) if pred_seq else 0))
     why = diagnose(got, pred_seq, label_seq, k, expected)
-    if why:
-        lines.append("  " + why)
-    elif advice:
-        lines.append("  " + advice)
-    raise TestFailure("\n".join(lines))
+    for part in why or ([advice] if advice is not None else []):
+        failure.with_part(part)
+    raise failure
 
 
 # -- hidden tests ---------------------------------------------------------------------------------------------------
@@ -176,14 +205,15 @@ def course_examples(ctx):
 
 @grader.test("a perfect match scores 1.0 and no overlap scores 0.0", points=1)
 def extremes(ctx):
+    """k never exceeds the prediction's length here (that case has its own test)."""
     for sentence in ("va", "va !", "il est calme .", "a b a b a"):
-        for k in (1, 2, 3, 4):
-            check(ctx, sentence, sentence, k, "A prediction identical to its label has every p_n = 1 and no penalty, "
-                                              "so its BLEU is exactly 1.0.")
+        for k in range(1, min(4, len(sentence.split(" "))) + 1):
+            check(ctx, sentence, sentence, k, TestFailure("  A prediction identical to its label has every p_n = 1 "
+                                                          "and no penalty, so its BLEU is exactly 1.0."))
     for pred_seq, label_seq, k in [("x y z", "a b c", 1), ("x y z", "a b c", 3), ("b a", "a b", 2),
-                                   ("a b c d", "d c b a", 4), ("oui", "non", 2)]:
-        check(ctx, pred_seq, label_seq, k, "When some p_n is 0 the product, and so BLEU, is 0.0: the course does "
-                                           "not smooth the precisions.")
+                                   ("a b c d", "d c b a", 4), ("oui", "non", 1)]:
+        check(ctx, pred_seq, label_seq, k, TestFailure("  When some p_n is 0 the product, and so BLEU, is 0.0: the "
+                                                       "course does not smooth the precisions."))
 
 
 @grader.test("clipped n-gram counts", points=1)
@@ -231,19 +261,21 @@ def short_predictions(ctx):
 def empty_prediction(ctx):
     """pred_seq == '' (''.split(' ') is ['']) must return 0.0."""
     for label_seq, k in [("il est calme .", 2), ("va !", 4), ("a", 1)]:
-        check(ctx, "", label_seq, k, "An empty prediction must score 0.0.")
+        check(ctx, "", label_seq, k, TestFailure("  An empty prediction must score 0.0."))
 
 
 @grader.test("random sentence pairs from a small vocabulary", points=1)
 def random_pairs(ctx):
-    """300 pairs of 1 to 8 tokens drawn from 4 words (so n-grams repeat often), k from 1 to 5."""
+    """300 pairs of 1 to 8 tokens drawn from 4 words (so n-grams repeat often), k from 1 to 5 but never more than
+    the prediction's length (predictions shorter than k have their own test)."""
     rng = random.Random(11)
     words = ["a", "b", "c", "d"]
     cases = []
     for _ in range(300):
-        pred = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+        n_pred = rng.randint(1, 8)
+        pred = " ".join(rng.choice(words) for _ in range(n_pred))
         label = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
-        cases.append((pred, label, rng.randint(1, 5)))
+        cases.append((pred, label, rng.randint(1, min(5, n_pred))))
     cases.sort(key=lambda c: (len(c[0]) + len(c[1]), c))  # a failure shows the shortest failing pair
     for pred_seq, label_seq, k in cases:
         check(ctx, pred_seq, label_seq, k)
@@ -277,25 +309,34 @@ def render(parts, lexicon):
 
 
 def systems(pairs, rng):
-    """Five toy translation systems, each with its own flaw, as {name: (outputs, description)}."""
+    """Five toy translation systems, each with its own flaw, as {name: outputs}."""
     labels = [render(parts, LEXICON) for _, parts in pairs]
     return labels, {
-        "careful": ([render(parts, FLAWED) for _, parts in pairs],
-                    "a word-by-word system with 3 wrong lexicon entries"),
-        "terse": ([" ".join(label.split(" ")[:2]) for label in labels], "outputs only the subject and the verb"),
-        "stutter": ([" ".join(label.split(" ")[:2] * 2 + label.split(" ")[2:]) for label in labels],
-                    "repeats the subject and the verb: 'il est il est calme .'"),
-        "verbose": ([label + " merci beaucoup ." for label in labels], "appends 'merci beaucoup .'"),
-        "unreliable": ([label if rng.random() > 0.35 else "" for label in labels],
-                       "perfect, but outputs nothing ('') for about a third of the sentences"),
+        "careful": [render(parts, FLAWED) for _, parts in pairs],
+        "terse": [" ".join(label.split(" ")[:2]) for label in labels],
+        "stutter": [" ".join(label.split(" ")[:2] * 2 + label.split(" ")[2:]) for label in labels],
+        "verbose": [label + " merci beaucoup ." for label in labels],
+        "unreliable": [label if rng.random() > 0.35 else "" for label in labels],
     }
 
 
+# A line of the ranking table for each system: its name, the two mean scores, and what the system does.
+SYSTEM_ROWS = {
+    "careful": "    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (a word-by-word system with 3 wrong lexicon "
+               "entries)",
+    "terse": "    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (outputs only the subject and the verb)",
+    "stutter": "    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (repeats the subject and the verb: 'il est "
+               "il est calme .')",
+    "verbose": "    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (appends 'merci beaucoup .')",
+    "unreliable": "    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (perfect, but outputs nothing ('') for "
+                  "about a third of the sentences)",
+}
+
 RANKING_CAUSES = {
-    "stutter": "Ranking 'stutter' too high usually means the n-gram matches are not clipped.",
-    "terse": "Ranking 'terse' too high usually means the brevity penalty is missing or inverted.",
-    "verbose": "Ranking 'verbose' too high usually means precisions are divided by the label's n-gram count.",
-    "unreliable": "Check the weights 1 / 2**n and the product of the precisions.",
+    "stutter": "  Ranking 'stutter' too high usually means the n-gram matches are not clipped.",
+    "terse": "  Ranking 'terse' too high usually means the brevity penalty is missing or inverted.",
+    "verbose": "  Ranking 'verbose' too high usually means precisions are divided by the label's n-gram count.",
+    "unreliable": "  Check the weights 1 / 2**n and the product of the precisions.",
 }
 
 
@@ -309,17 +350,20 @@ def rank_systems(ctx):
     labels, outputs = systems(pairs, rng)
     ref = ctx.ref("bleu")
     mine, theirs = {}, {}
-    for step, (name, (preds, _)) in enumerate(outputs.items(), 1):
+    for step, (name, preds) in enumerate(outputs.items(), 1):
         mine[name] = sum(score_of(ctx, p, label, 2) for p, label in zip(preds, labels)) / len(labels)
         theirs[name] = sum(ref(p, label, 2) for p, label in zip(preds, labels)) / len(labels)
         ctx.step(step, mean_bleu=mine[name], reference=theirs[name])
     expected_order = sorted(theirs, key=lambda s: -theirs[s])
     got_order = sorted(mine, key=lambda s: (-mine[s], expected_order.index(s)))
     if got_order != expected_order:
-        table = "\n".join(f"    {name:<10} yours {mine[name]:.4f}   reference {theirs[name]:.4f}   "
-                          f"({outputs[name][1]})" for name in expected_order)
         promoted = next(s for s, t in zip(got_order, expected_order) if s != t)
-        raise TestFailure(f"your BLEU ranks the systems {got_order}; the course's BLEU ranks them {expected_order}.\n"
-                          f"  mean BLEU (k = 2) over 200 sentences:\n{table}\n  "
-                          + RANKING_CAUSES.get(promoted, "The hidden tests above name the mistake."))
+        failure = TestFailure("your BLEU ranks the systems {got}; the course's BLEU ranks them {expected}.",
+                              got=got_order, expected=expected_order)
+        failure.with_part(TestFailure("  mean BLEU (k = 2) over 200 sentences:"))
+        for name in expected_order:
+            failure.with_part(TestFailure(SYSTEM_ROWS[name], name=name, mine=mine[name], theirs=theirs[name]))
+        cause = RANKING_CAUSES.get(promoted)
+        raise failure.with_part(TestFailure(cause) if cause else TestFailure("  The hidden tests above name the "
+                                                                             "mistake."))
     return max(abs(mine[s] - theirs[s]) for s in mine)

@@ -1,8 +1,10 @@
 """Hidden tests and smoke-check for exercise corr2d (d2l 6.1)."""
 
+import math
+
 import torch
 
-from tutor.grading import Grader, TestFailure, check_tensor, check_type
+from tutor.grading import Grader, TestFailure, check_type, describe, fmt_tensor
 
 grader = Grader("corr2d")
 
@@ -58,43 +60,79 @@ def not_flipped(ctx):
     if got.shape == (2, 3):
         flipped = ctx.ref("corr2d")(X, torch.flip(K, (0, 1)))
         if torch.equal(got.detach(), flipped):
-            raise TestFailure(f"{corr2d.describe(X, K)} returned the convolution with the kernel flipped in both "
-                              "directions. Cross-correlation uses K as it is: Y[i, j] = Σ X[i + a, j + b] · K[a, b].")
+            raise TestFailure("{call} returned the convolution with the kernel flipped in both directions. "
+                              "Cross-correlation uses K as it is: Y[i, j] = Σ X[i + a, j + b] · K[a, b].",
+                              call=corr2d.describe(X, K), mistake="corr2d.flipped_kernel")
     ctx.compare("corr2d", X, K, shrink=small_cases(ctx.device))
 
 
 @grader.test("keeps the input's dtype (float64 in, float64 out)", points=1)
 def keeps_dtype(ctx):
+    """float64 inputs give a float64 result. Only the dtype is checked here (the other tests check the values), of a
+    result that is not all zeros: a placeholder torch.zeros(...) earns nothing."""
+    corr2d = ctx.fn("corr2d")
     X = ints((4, 5), ctx.device, 4).double()
     K = ints((2, 2), ctx.device, 5).double()
-    ctx.compare("corr2d", X, K, shrink=small_cases(ctx.device, torch.float64))
+    got = corr2d(X.clone(), K.clone())
+    what = corr2d.describe(X, K)
+    check_type(got, what)
+    if got.dtype != X.dtype:
+        expected = ctx.ref("corr2d")(X, K)
+        raise TestFailure(code="dtype_mismatch", call=what, expected=describe(expected), got=describe(got),
+                          expected_dtype=str(expected.dtype), got_dtype=str(got.dtype))
+    if not bool((got.detach() != 0).any()):
+        raise TestFailure("{call} returned all zeros, though neither X nor K is zero: compute the result's elements "
+                          "first; this test then checks that they keep X's dtype.", call=what)
+
+
+def indented(t):
+    return "\n".join("    " + line for line in fmt_tensor(t).splitlines())
+
+
+def weighted_sum(corr2d, X, K, G):
+    """(corr2d(X, K) · G).sum() in float64, from the learner's own corr2d."""
+    Y = corr2d(X, K)
+    check_type(Y, corr2d.describe(X, K))
+    return float((Y.detach().to(torch.float64) * G.to(torch.float64)).sum())
 
 
 @grader.test("gradients flow back to X and K", points=2)
 def gradients(ctx):
+    """Autograd's gradients of (Y · G).sum(), Y = your corr2d(X, K), with respect to X and K must equal what your own
+    corr2d gives when each element of X (or K) grows by 1. corr2d is linear in X and in K and the inputs are small
+    integers (float32), so these finite differences are exact: this test checks the gradients of your function,
+    whatever its values."""
     corr2d = ctx.fn("corr2d")
-    gen = torch.Generator().manual_seed(7)
-    X0 = torch.randn(4, 5, generator=gen, dtype=torch.float64).to(ctx.device)
-    K0 = torch.randn(2, 3, generator=gen, dtype=torch.float64).to(ctx.device)
+    X0 = ints((4, 5), ctx.device, 7)
+    K0 = ints((2, 3), ctx.device, 17)
     X, K = X0.clone().requires_grad_(True), K0.clone().requires_grad_(True)
     Y = corr2d(X, K)
     what = corr2d.describe(X, K)
     check_type(Y, what)
     if not Y.requires_grad:
-        raise TestFailure(f"{what} returned a tensor that autograd cannot differentiate (requires_grad=False). "
-                          "Keep every step a tensor operation on X and K: .item(), .numpy(), torch.tensor(...) or "
-                          ".detach() cut the graph.")
-    Xr, Kr = X0.clone().requires_grad_(True), K0.clone().requires_grad_(True)
-    Yr = ctx.ref("corr2d")(Xr, Kr)
-    check_tensor(Y, Yr, what)
-    G = torch.randn(Yr.shape, generator=gen, dtype=torch.float64).to(ctx.device)
-    gX, gK = torch.autograd.grad(Y, (X, K), G, allow_unused=True)
-    rX, rK = torch.autograd.grad(Yr, (Xr, Kr), G)
-    for label, got, expected in (("X", gX, rX), ("K", gK, rK)):
-        if got is None:
-            raise TestFailure(f"no gradient reaches {label}: your result does not depend on {label} through "
-                              "differentiable tensor operations.")
-        check_tensor(got, expected, f"the gradient of (Y · G).sum() with respect to {label}, where Y = {what}")
+        raise TestFailure("{call} returned a tensor that autograd cannot differentiate (requires_grad=False). Keep "
+                          "every step a tensor operation on X and K: .item(), .numpy(), torch.tensor(...) or "
+                          ".detach() cut the graph.", call=what, mistake="corr2d.not_differentiable")
+    G = ints(tuple(Y.shape), ctx.device, 27).to(Y.dtype)
+    grads = torch.autograd.grad(Y, (X, K), G, allow_unused=True)
+    base = weighted_sum(corr2d, X0, K0, G)
+    for label, got, inputs, index in (("X", grads[0], X0, 0), ("K", grads[1], K0, 1)):
+        if got is None or not bool((got != 0).any()):
+            raise TestFailure("no gradient reaches {label}: your result does not depend on {label} through "
+                              "differentiable tensor operations.", label=label, mistake="corr2d.not_differentiable")
+        expected = torch.zeros(inputs.shape, dtype=torch.float64)
+        for i in range(inputs.numel()):
+            bumped = inputs.clone().reshape(-1)
+            bumped[i] += 1
+            args = [X0, K0]
+            args[index] = bumped.reshape(inputs.shape)
+            expected.view(-1)[i] = weighted_sum(corr2d, *args, G) - base
+        if not torch.allclose(got.detach().to("cpu", torch.float64), expected, rtol=1e-4, atol=1e-3):
+            raise TestFailure("the gradient of (Y · G).sum() with respect to {label}, where Y = {call}, does not "
+                              "match your own corr2d: autograd gives\n{got}\n  but adding 1 to each element of {label} "
+                              "changes (Y · G).sum() by\n{expected}\n  Compute the result from X and K with "
+                              "differentiable tensor operations only (no .detach(), .data or custom backward).",
+                              label=label, call=what, got=indented(got), expected=indented(expected))
 
 
 @grader.test("the result lives on the input's device", points=1)
@@ -105,8 +143,9 @@ def device(ctx):
     got = corr2d(X, K)
     check_type(got, corr2d.describe(X, K))
     if got.device != X.device:
-        raise TestFailure(f"{corr2d.describe(X, K)} returned a tensor on {got.device}, but the inputs are on "
-                          f"{X.device}. Create new tensors with device=X.device and avoid .cpu() or .numpy().")
+        raise TestFailure("{call} returned a tensor on {got_device}, but the inputs are on {device}. Create new "
+                          "tensors with device=X.device and avoid .cpu() or .numpy().", call=corr2d.describe(X, K),
+                          got_device=str(got.device), device=str(X.device))
     ctx.device_probe("corr2d", lambda dev: (torch.ones(3, 4, device=dev), torch.ones(2, 2, device=dev)))
 
 
@@ -127,13 +166,19 @@ def learn_edge_kernel(ctx):
         if step == 1:
             check_type(Y_hat, corr2d.describe(X, K))
             if Y_hat.shape != Y.shape:
-                raise TestFailure(f"{corr2d.describe(X, K)} returned shape {tuple(Y_hat.shape)}, expected {tuple(Y.shape)}.")
+                raise TestFailure("{call} returned shape {shape}, expected {expected}.", call=corr2d.describe(X, K),
+                                  shape=str(tuple(Y_hat.shape)), expected=str(tuple(Y.shape)))
             if not Y_hat.requires_grad:
                 raise TestFailure("the kernel cannot be learned: your corr2d's result is not differentiable with "
-                                  "respect to K.")
+                                  "respect to K.", mistake="corr2d.not_differentiable")
         loss = ((Y_hat - Y) ** 2).sum()
         (grad,) = torch.autograd.grad(loss, K)
         with torch.no_grad():
             K -= lr * grad
-        ctx.step(step, loss=loss.item(), error=(K.detach() - target_K).abs().max().item())
+        error = (K.detach() - target_K).abs().max().item()
+        if not (math.isfinite(loss.item()) and math.isfinite(error)):
+            raise TestFailure("the training diverged: at step {step} the loss is {loss}. The reference solution "
+                              "learns with the same data, seed and step size, so look at the gradients of your corr2d "
+                              "(the test 'gradients flow back to X and K').", step=step, loss=str(loss.item()))
+        ctx.step(step, loss=loss.item(), error=error)
     return (K.detach() - target_K).abs().max().item()

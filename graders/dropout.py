@@ -26,14 +26,17 @@ def check_like(got, X, what):
     """The result must be a tensor with X's shape, dtype and device."""
     check_type(got, what)
     if tuple(got.shape) != tuple(X.shape):
-        raise TestFailure(f"{what} returned shape {tuple(got.shape)}; expected X's shape {tuple(X.shape)}. "
-                          "Dropout zeroes elements, it never changes the shape: build the mask with X.shape.")
+        raise TestFailure("{call} returned shape {shape}; expected X's shape {expected}. Dropout zeroes elements, it "
+                          "never changes the shape: build the mask with X.shape.", call=what,
+                          shape=str(tuple(got.shape)), expected=str(tuple(X.shape)))
     if got.dtype != X.dtype:
-        raise TestFailure(f"{what} returned dtype {got.dtype}; expected X's dtype {X.dtype}. Turn the boolean mask "
-                          "into X's dtype with .to(X.dtype) (or .type_as(X)) before multiplying.")
+        raise TestFailure("{call} returned dtype {dtype}; expected X's dtype {expected}. Turn the boolean mask into "
+                          "X's dtype with .to(X.dtype) (or .type_as(X)) before multiplying.", call=what,
+                          dtype=str(got.dtype), expected=str(X.dtype))
     if got.device != X.device:
-        raise TestFailure(f"{what} returned a tensor on {got.device}, but X is on {X.device}. Create the mask with "
-                          "device=X.device (or torch.rand_like(X)).")
+        raise TestFailure("{call} returned a tensor on {device}, but X is on {expected}. Create the mask with "
+                          "device=X.device (or torch.rand_like(X)).", call=what, device=str(got.device),
+                          expected=str(X.device))
 
 
 def run(ctx, X, p):
@@ -44,11 +47,19 @@ def run(ctx, X, p):
     return got.detach()
 
 
-def keep_fraction_sanity(got, what, p):
+def enough_of_both(got, what, p):
+    """Independence can only be judged when some elements are kept and some dropped; any fraction in between will
+    do (a wrong fraction is the business of the test 'drops about a fraction `dropout` of the elements')."""
     frac = float((got == 0).double().mean())
-    if abs(frac - p) > 0.1:
-        raise TestFailure(f"{what} zeroed a fraction {frac:.4f} of the elements, far from {p}. Fix the test "
-                          "'drops about a fraction `dropout` of the elements' first; this test needs it.")
+    if not 0.05 <= frac <= 0.95:
+        raise TestFailure("{call} zeroed a fraction {frac:.4f} of the elements, far from {p}. Fix the test 'drops "
+                          "about a fraction `dropout` of the elements' first; this test needs it.", call=what,
+                          frac=frac, p=p)
+
+
+def normal_cdf(x):
+    """The probability that a standard normal number is below x: the fraction a torch.randn mask drops."""
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
 def correlation(a, b):
@@ -80,28 +91,41 @@ def drop_fraction(ctx):
         bound = 5 * math.sqrt(p * (1 - p) / n)
         if abs(frac - p) <= bound:
             continue
-        what = fn.describe(X, p)
-        message = (f"{what} (X has no zeros) zeroed a fraction {frac:.4f} of the elements; expected "
-                   f"{p} ± {bound:.4f} (5 binomial standard deviations).")
+        params = dict(call=fn.describe(X, p), frac=frac, p=p, bound=bound)
         if abs(frac - (1 - p)) <= bound:
-            message += (f" That is about 1 - {p}: your mask keeps an element with probability `dropout` instead of "
-                        "dropping it with that probability. Flip the comparison: an element survives when its "
-                        "uniform random number is >= dropout (or > dropout).")
-        elif frac == 0.0:
-            message += " Nothing was zeroed: multiply X by a mask of zeros and ones."
-        elif frac == 1.0:
-            message += " Everything was zeroed: only dropout == 1 should do that."
-        else:
-            message += (" Compare torch.rand(X.shape, device=X.device), uniform in [0, 1), with `dropout`: each "
-                        "number is below `dropout` with probability exactly `dropout`. A mask with fewer random "
-                        "numbers than X has elements (one per row or per column) also makes the fraction stray: "
-                        "give the mask X's full shape.")
-        raise TestFailure(message)
+            raise TestFailure("{call} (X has no zeros) zeroed a fraction {frac:.4f} of the elements; expected {p} ± "
+                              "{bound:.4f} (5 binomial standard deviations). That is about 1 - {p}: your mask keeps "
+                              "an element with probability `dropout` instead of dropping it with that probability. "
+                              "Flip the comparison: an element survives when its uniform random number is >= dropout "
+                              "(or > dropout).", mistake="dropout.keep_probability_swapped", **params)
+        if abs(frac - normal_cdf(p)) <= bound:
+            raise TestFailure("{call} (X has no zeros) zeroed a fraction {frac:.4f} of the elements; expected {p} ± "
+                              "{bound:.4f} (5 binomial standard deviations). That is about Φ({p}) = {phi:.3f}, the "
+                              "probability that a standard NORMAL number is below {p}: your mask is drawn with "
+                              "torch.randn. Draw it with torch.rand (uniform in [0, 1)), whose numbers are below "
+                              "`dropout` with probability exactly `dropout`.", mistake="dropout.normal_mask",
+                              phi=normal_cdf(p), **params)
+        if frac == 0.0:
+            raise TestFailure("{call} (X has no zeros) zeroed a fraction {frac:.4f} of the elements; expected {p} ± "
+                              "{bound:.4f} (5 binomial standard deviations). Nothing was zeroed: multiply X by a "
+                              "mask of zeros and ones.", **params)
+        if frac == 1.0:
+            raise TestFailure("{call} (X has no zeros) zeroed a fraction {frac:.4f} of the elements; expected {p} ± "
+                              "{bound:.4f} (5 binomial standard deviations). Everything was zeroed: only "
+                              "dropout == 1 should do that.", **params)
+        raise TestFailure("{call} (X has no zeros) zeroed a fraction {frac:.4f} of the elements; expected {p} ± "
+                          "{bound:.4f} (5 binomial standard deviations). Compare torch.rand(X.shape, "
+                          "device=X.device), uniform in [0, 1), with `dropout`: each number is below `dropout` with "
+                          "probability exactly `dropout`. A mask with fewer random numbers than X has elements (one "
+                          "per row or per column) also makes the fraction stray: give the mask X's full shape.",
+                          **params)
 
 
 @grader.test("survivors are scaled by 1 / (1 - dropout) and the mean is preserved", points=2)
 def survivors_scaled(ctx):
-    """Every nonzero output equals X / (1 - p), and the output's mean stays within 5 standard errors of X's."""
+    """Every nonzero output equals X / (1 - p), and which elements survive does not depend on their values: the
+    output's mean stays within 5 standard errors of what the kept fraction gives (X's mean when that fraction is
+    1 - p; the fraction itself is the business of the test 'drops about a fraction `dropout` of the elements')."""
     fn = ctx.fn("dropout_layer")
     X = positive_values((200, 500), ctx.device, 2)
     n = X.numel()
@@ -110,30 +134,41 @@ def survivors_scaled(ctx):
         what = fn.describe(X, p)
         kept = got != 0
         if not bool(kept.any()):
-            raise TestFailure(f"{what} returned all zeros; about {1 - p:.0%} of the elements should survive.")
+            raise TestFailure("{call} returned all zeros; about {keep:.0%} of the elements should survive.",
+                              call=what, keep=1 - p)
         g, x = got[kept].double(), X[kept].double()
         expected = x / (1 - p)
         if not torch.allclose(g, expected, rtol=1e-5, atol=1e-6):
-            if torch.allclose(g, x, rtol=1e-5, atol=1e-6):
-                why = (f"The survivors are not scaled at all: divide them by 1 - dropout = {1 - p:g} so the expected "
-                       "value of every element stays X's value.")
-            elif torch.allclose(g, x * (1 - p), rtol=1e-5, atol=1e-6):
-                why = "The survivors are multiplied by 1 - dropout; they must be divided by it."
-            elif torch.allclose(g, x / p, rtol=1e-5, atol=1e-6):
-                why = "The survivors are divided by dropout; divide them by 1 - dropout instead."
-            else:
-                why = "Each survivor must be exactly X[i] / (1 - dropout)."
             i = int(torch.nonzero(~torch.isclose(g, expected, rtol=1e-5, atol=1e-6))[0, 0])
-            raise TestFailure(f"{what} kept an element whose value in X is {float(x[i]):.6g} as {float(g[i]):.6g}; "
-                              f"expected {float(x[i]):.6g} / (1 - {p}) = {float(expected[i]):.6g}. {why}")
+            params = dict(call=what, x=float(x[i]), got=float(g[i]), p=p, expected=float(expected[i]))
+            if torch.allclose(g, x, rtol=1e-5, atol=1e-6):
+                raise TestFailure("{call} kept an element whose value in X is {x:.6g} as {got:.6g}; expected {x:.6g} / "
+                                  "(1 - {p}) = {expected:.6g}. The survivors are not scaled at all: divide them by "
+                                  "1 - dropout = {keep:g} so the expected value of every element stays X's value.",
+                                  keep=1 - p, mistake="dropout.not_scaled", **params)
+            if torch.allclose(g, x * (1 - p), rtol=1e-5, atol=1e-6):
+                raise TestFailure("{call} kept an element whose value in X is {x:.6g} as {got:.6g}; expected {x:.6g} / "
+                                  "(1 - {p}) = {expected:.6g}. The survivors are multiplied by 1 - dropout; they must "
+                                  "be divided by it.", mistake="dropout.multiplied_not_divided", **params)
+            if torch.allclose(g, x / p, rtol=1e-5, atol=1e-6):
+                raise TestFailure("{call} kept an element whose value in X is {x:.6g} as {got:.6g}; expected {x:.6g} / "
+                                  "(1 - {p}) = {expected:.6g}. The survivors are divided by dropout; divide them by "
+                                  "1 - dropout instead.", mistake="dropout.divided_by_dropout", **params)
+            raise TestFailure("{call} kept an element whose value in X is {x:.6g} as {got:.6g}; expected {x:.6g} / "
+                              "(1 - {p}) = {expected:.6g}. Each survivor must be exactly X[i] / (1 - dropout).",
+                              **params)
+        kept_frac = float(kept.double().mean())
         mean_x = float(X.double().mean())
         mean_got = float(got.double().mean())
+        unbiased = mean_x * kept_frac / (1 - p)
         se = math.sqrt(float((X.double() ** 2).mean()) * p / (1 - p) / n)
-        if abs(mean_got - mean_x) > 5 * se:
-            raise TestFailure(f"{what}: the mean of the result is {mean_got:.4f}, but X's mean is {mean_x:.4f}; "
-                              f"expected {mean_x:.4f} ± {5 * se:.4f} (5 standard errors). Inverted dropout keeps the "
-                              "expected value: an element survives with probability 1 - dropout and is then divided "
-                              "by 1 - dropout.")
+        if abs(mean_got - unbiased) > 5 * se:
+            raise TestFailure("{call}: the mean of the result is {mean:.4f}, but a mask that keeps {kept:.1%} of the "
+                              "elements regardless of their values gives {expected:.4f} ± {bound:.4f} (5 standard "
+                              "errors; X's mean is {mean_x:.4f}). Whether an element survives must not depend on its "
+                              "value: compare a uniform random number with `dropout`, never X itself.", call=what,
+                              mean=mean_got, kept=kept_frac, expected=unbiased, bound=5 * se, mean_x=mean_x,
+                              mistake="dropout.mask_depends_on_x")
 
 
 @grader.test("each element is dropped independently", points=1)
@@ -144,18 +179,19 @@ def independent(ctx):
     X = torch.ones(400, 250, device=ctx.device)
     what = fn.describe(X, p)
     got = run(ctx, X, p)
-    keep_fraction_sanity(got, what, p)
+    enough_of_both(got, what, p)
     keep = got != 0
     whole_rows = float((keep.all(dim=1) | (~keep).all(dim=1)).double().mean())
     if whole_rows > 0.5:
-        raise TestFailure(f"{what} kept or dropped whole rows at once ({whole_rows:.0%} of the rows are all kept or "
-                          "all zero). That drops entire examples instead of individual units: draw one random "
-                          "number per element, with a mask of X's full shape (torch.rand(X.shape, ...)), not of "
-                          "shape (batch, 1).")
+        raise TestFailure("{call} kept or dropped whole rows at once ({share:.0%} of the rows are all kept or all "
+                          "zero). That drops entire examples instead of individual units: draw one random number per "
+                          "element, with a mask of X's full shape (torch.rand(X.shape, ...)), not of shape (batch, 1).",
+                          call=what, share=whole_rows, mistake="dropout.mask_per_row")
     same_as_first = float((keep == keep[:1]).all(dim=1).double().mean())
     if same_as_first > 0.5:
-        raise TestFailure(f"{what} used the same mask for every row ({same_as_first:.0%} of the rows match row 0): "
-                          "the mask must have X's full shape, not (1, features) shared across the batch.")
+        raise TestFailure("{call} used the same mask for every row ({share:.0%} of the rows match row 0): the mask "
+                          "must have X's full shape, not (1, features) shared across the batch.", call=what,
+                          share=same_as_first, mistake="dropout.mask_shared_across_rows")
     for X in (torch.ones(400, 250, device=ctx.device), torch.ones(40, 50, 50, device=ctx.device)):
         what = fn.describe(X, p)
         keep = run(ctx, X, p) != 0
@@ -163,21 +199,22 @@ def independent(ctx):
             size = X.shape[dim]
             r = correlation(keep.narrow(dim, 0, size - 1), keep.narrow(dim, 1, size - 1))
             if abs(r) >= 0.05:
-                raise TestFailure(f"{what}: whether an element is kept is correlated with whether its neighbour "
-                                  f"along dimension {dim} is kept (correlation {r:.3f}; independent coin flips give "
-                                  "about 0, we accept |correlation| < 0.05). Draw one independent random number "
-                                  "per element: the mask must have X's full shape.")
+                raise TestFailure("{call}: whether an element is kept is correlated with whether its neighbour along "
+                                  "dimension {dim} is kept (correlation {r:.3f}; independent coin flips give about 0, "
+                                  "we accept |correlation| < 0.05). Draw one independent random number per element: "
+                                  "the mask must have X's full shape.", call=what, dim=dim, r=r,
+                                  mistake="dropout.mask_not_full_shape")
     X = torch.ones(200, 500, device=ctx.device)
     first = run(ctx, X, p) != 0
     second = run(ctx, X, p) != 0
     if torch.equal(first, second):
-        raise TestFailure(f"two consecutive calls {fn.describe(X, p)} dropped exactly the same elements. Every call "
-                          "must draw a fresh mask: do not call torch.manual_seed (or build a fixed generator) inside "
-                          "your function.")
+        raise TestFailure("two consecutive calls {call} dropped exactly the same elements. Every call must draw a "
+                          "fresh mask: do not call torch.manual_seed (or build a fixed generator) inside your "
+                          "function.", call=fn.describe(X, p), mistake="dropout.fixed_seed")
     r = correlation(first, second)
     if abs(r) >= 0.05:
-        raise TestFailure(f"two consecutive calls {fn.describe(X, p)} drop nearly the same elements (correlation "
-                          f"{r:.3f} between their masks). Every call must draw a fresh, independent mask.")
+        raise TestFailure("two consecutive calls {call} drop nearly the same elements (correlation {r:.3f} between "
+                          "their masks). Every call must draw a fresh, independent mask.", call=fn.describe(X, p), r=r)
 
 
 @grader.test("dropout = 0 keeps X and dropout = 1 gives zeros without NaN", points=1)
@@ -190,17 +227,27 @@ def edge_probabilities(ctx):
         what = fn.describe(X, 0.0)
         check_type(got, what)
         if got.shape == X.shape and got.numel() and bool((got == 0).all()):
-            raise TestFailure(f"{what} returned all zeros; with dropout = 0 nothing may be dropped, so the result "
-                              "is X itself. Does your mask keep an element with probability `dropout` instead of "
-                              "1 - dropout? An element survives when its uniform random number is >= dropout.")
-        check_tensor(got, X, what + " should return X's values unchanged")
+            raise TestFailure("{call} returned all zeros; with dropout = 0 nothing may be dropped, so the result is X "
+                              "itself. Does your mask keep an element with probability `dropout` instead of "
+                              "1 - dropout? An element survives when its uniform random number is >= dropout.",
+                              call=what)
+        try:
+            check_tensor(got, X, what)
+        except TestFailure as failure:
+            raise failure.with_part(TestFailure("  With dropout = 0 nothing is dropped: the result must be X's "
+                                                "values unchanged.")) from None
         got = fn(X.clone(), 1.0)
         what = fn.describe(X, 1.0)
         check_type(got, what)
         if got.is_floating_point() and not bool(torch.isfinite(got).all()):
-            raise TestFailure(f"{what} returned NaN or inf values: dividing by 1 - dropout = 0 does that. Handle "
-                              "dropout == 1 before dividing: return torch.zeros_like(X).")
-        check_tensor(got, torch.zeros_like(X), what + " should return all zeros")
+            raise TestFailure("{call} returned NaN or inf values: dividing by 1 - dropout = 0 does that. Handle "
+                              "dropout == 1 before dividing: return torch.zeros_like(X).", call=what,
+                              mistake="dropout.divide_by_zero")
+        try:
+            check_tensor(got, torch.zeros_like(X), what)
+        except TestFailure as failure:
+            raise failure.with_part(TestFailure("  With dropout = 1 everything is dropped: the result must be all "
+                                                "zeros.")) from None
 
 
 @grader.test("a probability outside [0, 1] raises an error", points=1)
@@ -214,9 +261,10 @@ def out_of_range(ctx):
             got = fn.__wrapped__(X.clone(), p)
         except Exception:  # noqa: BLE001 - any exception is the expected outcome
             continue
-        raise TestFailure(f"{fn.describe(X, p)} returned {describe(got)} instead of raising an error: {p} is not a "
-                          "probability. Check it first, e.g. `if not 0 <= dropout <= 1: raise ValueError(...)` "
-                          "(or `assert 0 <= dropout <= 1`).")
+        raise TestFailure("{call} returned {got} instead of raising an error: {p} is not a probability. Check it "
+                          "first, e.g. `if not 0 <= dropout <= 1: raise ValueError(...)` (or "
+                          "`assert 0 <= dropout <= 1`).", call=fn.describe(X, p), got=describe(got), p=p,
+                          mistake="dropout.no_range_check")
 
 
 @grader.test("X itself is left unchanged", points=1)
@@ -232,9 +280,10 @@ def input_unchanged(ctx):
         after = fn.mutated(X)  # X's value in your process after the call, if your code changed it
         if after is not None:
             changed = int((after != before).sum()) if after.shape == before.shape else X.numel()
-            raise TestFailure(f"{what} changed X itself: {changed} of {X.numel()} elements of X differ after the "
-                              "call. The caller's tensor must stay as it was (and autograd needs it): build a new "
-                              "tensor, e.g. mask * X / (1 - dropout), instead of X *= ..., X[...] = 0 or X.mul_(...).")
+            raise TestFailure("{call} changed X itself: {changed} of {numel} elements of X differ after the call. "
+                              "The caller's tensor must stay as it was (and autograd needs it): build a new tensor, "
+                              "e.g. mask * X / (1 - dropout), instead of X *= ..., X[...] = 0 or X.mul_(...).",
+                              call=what, changed=changed, numel=X.numel(), mistake="dropout.in_place")
 
 
 # -- smoke-check --------------------------------------------------------------------------------------------------
@@ -285,12 +334,14 @@ def mlp_learns(ctx):
         if not checked:
             check_like(out, H, fn.describe(H, p))
             if bool((out == 0).all()):
-                raise TestFailure(f"{fn.describe(H, p)} returned all zeros during training, so the network cannot "
-                                  f"learn: with dropout = {p} about {1 - p:.0%} of the units must survive.")
+                raise TestFailure("{call} returned all zeros during training, so the network cannot learn: with "
+                                  "dropout = {p} about {keep:.0%} of the units must survive.", call=fn.describe(H, p),
+                                  p=p, keep=1 - p)
             if H.requires_grad and not out.requires_grad:
-                raise TestFailure(f"{fn.describe(H, p)} returned a tensor that autograd cannot differentiate: the "
-                                  "layers below the dropout could not learn. Keep it a tensor expression in X "
-                                  "(no .detach(), .numpy() or torch.tensor(...) on X).")
+                raise TestFailure("{call} returned a tensor that autograd cannot differentiate: the layers below the "
+                                  "dropout could not learn. Keep it a tensor expression in X (no .detach(), .numpy() "
+                                  "or torch.tensor(...) on X).", call=fn.describe(H, p),
+                                  mistake="dropout.not_differentiable")
         return out
 
     checked = False
@@ -314,9 +365,9 @@ def mlp_learns(ctx):
         try:
             loss.backward()
         except RuntimeError as exc:
-            raise TestFailure("backpropagating through the MLP failed: "
-                              f"{str(exc).splitlines()[0][:300]}. This happens when dropout_layer modifies its input "
-                              "in place (autograd still needs it): return a new tensor instead.") from None
+            raise TestFailure("backpropagating through the MLP failed: {error}. This happens when dropout_layer "
+                              "modifies its input in place (autograd still needs it): return a new tensor instead.",
+                              error=(str(exc).splitlines() or [""])[0][:300], mistake="dropout.in_place") from None
         optimizer.step()
         if step % 25 == 0:
             accuracy = test_accuracy()

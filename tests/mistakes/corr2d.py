@@ -1,0 +1,35 @@
+"""Single-mistake variants of corr2d (d2l 6.1)."""
+
+from tests.mistakes import variant
+
+EX = "corr2d"
+EXAMPLE = "the course's 3x3 example"
+NON_SQUARE = "non-square inputs and kernels: (1, 2), (2, 1), (2, 3)"
+EXTREME = "a 1x1 kernel and a kernel as large as the input"
+NOT_FLIPPED = "cross-correlation, not convolution: the kernel is not flipped"
+DTYPE = "keeps the input's dtype (float64 in, float64 out)"
+GRADIENTS = "gradients flow back to X and K"
+DEVICE = "the result lives on the input's device"
+LEARNS = "learns the edge-detection kernel [1, -1] by gradient descent"
+VALUES = {EXAMPLE, NON_SQUARE, EXTREME, NOT_FLIPPED, LEARNS}
+
+VARIANTS = [
+    # Convolution instead of cross-correlation: every value is wrong, and the flip test names it.
+    variant(EX, "kernel flipped (convolution)", "* K).sum()", "* K.flip(0).flip(1)).sum()",
+            loses=VALUES, mistake="corr2d.flipped_kernel"),
+    # The output is one row and one column too small: every value test sees the wrong shape.
+    variant(EX, "output size off by one", "X.shape[0] - kh + 1, X.shape[1] - kw + 1", "X.shape[0] - kh, X.shape[1] - kw",
+            loses=VALUES),
+    # Averages each window instead of summing it: the values are off by a factor of kh * kw.
+    variant(EX, "mean of the window instead of its sum", "* K).sum()", "* K).mean()",
+            loses=VALUES),
+    # Always float32: only the dtype test may notice.
+    variant(EX, "result always float32", "dtype=X.dtype, device=X.device", "device=X.device",
+            loses={DTYPE}),
+    # Always on the CPU: only the device test may notice (through the meta-device probe on a CPU run).
+    variant(EX, "result always on the CPU", "dtype=X.dtype, device=X.device", "dtype=X.dtype",
+            loses={DEVICE}),
+    # .item() cuts the autograd graph: no gradient reaches X or K, and the kernel cannot be learned.
+    variant(EX, "values stored with .item()", "* K).sum()", "* K).sum().item()",
+            loses={GRADIENTS, LEARNS}, mistake="corr2d.not_differentiable"),
+]
