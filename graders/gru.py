@@ -27,7 +27,6 @@ from tutor.grading.train import Adam
 grader = Grader("gru")
 
 NAMES = ["W_xz", "W_hz", "b_z", "W_xr", "W_hr", "b_r", "W_xh", "W_hh", "b_h", "W_hq", "b_q"]
-GATES = ["the update gate Z", "the reset gate R", "the candidate state H~"]
 ORDER = "[W_xz, W_hz, b_z, W_xr, W_hr, b_r, W_xh, W_hh, b_h, W_hq, b_q]"
 ATOL, RTOL = 1e-5, 1e-4
 
@@ -95,39 +94,71 @@ def run_gru(inputs, H, params, *, swap_update=False, reset="before", output_from
     return torch.cat(outputs, dim=0), H
 
 
-NEVER_UPDATED = ("H is never updated: every step starts from the initial state. Assign the new state to H inside the "
-                 "loop (H = Z ⊙ H + (1 - Z) ⊙ H~), so that this step's output and the next step use it.")
+def never_updated():
+    return TestFailure("  H is never updated: every step starts from the initial state. Assign the new state to H inside "
+                       "the loop (H = Z ⊙ H + (1 - Z) ⊙ H~), so that this step's output and the next step use it.",
+                       mistake="gru.state_never_updated")
+
+
+def replaced_weight(gate, used, name, own):
+    """`used` read where `name` belongs, in gate 0 (Z), 1 (R) or 2 (the candidate)."""
+    if gate == 0:
+        return TestFailure("  They match a GRU that uses {used} where {name} belongs: the update gate Z must use its own "
+                           "weights ({own}).", mistake="gru.gate_weights_mixed", used=used, name=name, own=own)
+    if gate == 1:
+        return TestFailure("  They match a GRU that uses {used} where {name} belongs: the reset gate R must use its own "
+                           "weights ({own}).", mistake="gru.gate_weights_mixed", used=used, name=name, own=own)
+    return TestFailure("  They match a GRU that uses {used} where {name} belongs: the candidate state H~ must use its "
+                       "own weights ({own}).", mistake="gru.gate_weights_mixed", used=used, name=name, own=own)
+
+
+def swapped_weights(gates, first, second):
+    """`first` and `second` swapped between the gates (a, b), a < b."""
+    if gates == (0, 1):
+        return TestFailure("  They match a GRU with {first} and {second} swapped: the update gate Z and the reset gate R "
+                           "use each other's weights.", mistake="gru.gate_weights_swapped", first=first, second=second)
+    if gates == (0, 2):
+        return TestFailure("  They match a GRU with {first} and {second} swapped: the update gate Z and the candidate "
+                           "state H~ use each other's weights.", mistake="gru.gate_weights_swapped", first=first,
+                           second=second)
+    return TestFailure("  They match a GRU with {first} and {second} swapped: the reset gate R and the candidate state H~ "
+                       "use each other's weights.", mistake="gru.gate_weights_swapped", first=first, second=second)
 
 
 def variants(inputs, H0, params):
-    """(outputs, final H, explanation) for each typical mistake, the conceptual ones first."""
+    """(outputs, final H, explanation) for each typical mistake, the conceptual ones first; each explanation is a
+    TestFailure part that names the mistake."""
     found = [
         (run_gru(inputs, H0, params, swap_update=True),
-         "They match a GRU with Z and 1 - Z swapped. The update gate decides how much of the OLD state survives: "
-         "H = Z ⊙ H_old + (1 - Z) ⊙ H~. With Z close to 1 the state is kept, with Z close to 0 it is replaced by "
-         "the candidate."),
+         TestFailure("  They match a GRU with Z and 1 - Z swapped. The update gate decides how much of the OLD state "
+                     "survives: H = Z ⊙ H_old + (1 - Z) ⊙ H~. With Z close to 1 the state is kept, with Z close to 0 it "
+                     "is replaced by the candidate.", mistake="gru.update_gate_swapped")),
         (run_gru(inputs, H0, params, reset="after"),
-         "They match a GRU that applies the reset gate AFTER the matmul, R ⊙ (H W_hh), the way torch.nn.GRU does. "
-         "This course resets the state before it enters the matmul: H~ = tanh(X W_xh + (R ⊙ H) W_hh + b_h)."),
+         TestFailure("  They match a GRU that applies the reset gate AFTER the matmul, R ⊙ (H W_hh), the way "
+                     "torch.nn.GRU does. This course resets the state before it enters the matmul: "
+                     "H~ = tanh(X W_xh + (R ⊙ H) W_hh + b_h).", mistake="gru.reset_after_matmul")),
         (run_gru(inputs, H0, params, reset="after_with_bias"),
-         "They match torch.nn.GRU's convention, R ⊙ (H W_hh + b_h): the reset gate is applied after the matmul "
-         "and to the bias. This course resets the state before the matmul: H~ = tanh(X W_xh + (R ⊙ H) W_hh + b_h)."),
+         TestFailure("  They match torch.nn.GRU's convention, R ⊙ (H W_hh + b_h): the reset gate is applied after the "
+                     "matmul and to the bias. This course resets the state before the matmul: "
+                     "H~ = tanh(X W_xh + (R ⊙ H) W_hh + b_h).", mistake="gru.reset_after_matmul_with_bias")),
         (run_gru(inputs, H0, params, reset="none"),
-         "They match a GRU without a reset gate: the candidate must use R ⊙ H, not H: "
-         "H~ = tanh(X W_xh + (R ⊙ H) W_hh + b_h)."),
+         TestFailure("  They match a GRU without a reset gate: the candidate must use R ⊙ H, not H: "
+                     "H~ = tanh(X W_xh + (R ⊙ H) W_hh + b_h).", mistake="gru.reset_gate_missing")),
         (run_gru(inputs, H0, params, output_from_old=True),
-         "Each step's output is computed from the state BEFORE this step's update. Update H first, then "
-         "Y = H W_hq + b_q with the new H."),
-        (run_gru(inputs, H0, params, update=False, output_from_old=True), NEVER_UPDATED),
-        (run_gru(inputs, H0, params, update=False), NEVER_UPDATED),
-        ((torch.zeros_like(run_gru(inputs, H0, params)[0]), H0), "Your outputs are all zero: each step's output is "
-         "Y = H W_hq + b_q, computed from the updated H."),
+         TestFailure("  Each step's output is computed from the state BEFORE this step's update. Update H first, then "
+                     "Y = H W_hq + b_q with the new H.", mistake="gru.output_before_update")),
+        (run_gru(inputs, H0, params, update=False, output_from_old=True), never_updated()),
+        (run_gru(inputs, H0, params, update=False), never_updated()),
+        ((torch.zeros_like(run_gru(inputs, H0, params)[0]), H0),
+         TestFailure("  Your outputs are all zero: each step's output is Y = H W_hq + b_q, computed from the updated H.",
+                     mistake="gru.outputs_zero")),
         (run_gru(inputs, torch.zeros_like(H0), params),
-         "They match a GRU that starts from a zero state: the initial state passed in `state` is ignored. Unpack "
-         "it with `H, = state` and start from that H (the course passes the previous minibatch's state back in)."),
+         TestFailure("  They match a GRU that starts from a zero state: the initial state passed in `state` is ignored. "
+                     "Unpack it with `H, = state` and start from that H (the course passes the previous minibatch's "
+                     "state back in).", mistake="gru.initial_state_ignored")),
         (run_gru(inputs, H0, params, gate=torch.tanh),
-         "They match a GRU whose gates use tanh: Z and R are sigmoids (values between 0 and 1); only the "
-         "candidate H~ uses tanh."),
+         TestFailure("  They match a GRU whose gates use tanh: Z and R are sigmoids (values between 0 and 1); only the "
+                     "candidate H~ uses tanh.", mistake="gru.gates_tanh")),
     ]
     # A gate that reads another gate's weights: one tensor used in place of another, two swapped, or whole
     # (W_x*, W_h*, b_*) triples in the wrong order (the params list unpacked in a different order).
@@ -137,21 +168,20 @@ def variants(inputs, H0, params):
         replaced = list(params)
         replaced[i] = params[j]
         own = ", ".join(NAMES[i - i % 3:i - i % 3 + 3])
-        found.append((run_gru(inputs, H0, replaced), f"They match a GRU that uses {NAMES[j]} where {NAMES[i]} "
-                      f"belongs: {GATES[i // 3]} must use its own weights ({own})."))
+        found.append((run_gru(inputs, H0, replaced), replaced_weight(i // 3, NAMES[j], NAMES[i], own)))
     for i, j in itertools.combinations(range(9), 2):
         if i % 3 != j % 3:
             continue
         swapped = list(params)
         swapped[i], swapped[j] = params[j], params[i]
-        found.append((run_gru(inputs, H0, swapped), f"They match a GRU with {NAMES[i]} and {NAMES[j]} swapped: "
-                      f"{GATES[i // 3]} and {GATES[j // 3]} use each other's weights."))
+        found.append((run_gru(inputs, H0, swapped), swapped_weights((i // 3, j // 3), NAMES[i], NAMES[j])))
     for order in itertools.permutations(range(3)):
         if order == (0, 1, 2):
             continue
         permuted = [params[3 * k + m] for k in order for m in range(3)] + list(params[9:])
-        found.append((run_gru(inputs, H0, permuted), "They match a GRU that unpacks params in a different order: "
-                      f"get_params returns, and gru must unpack, {ORDER}."))
+        found.append((run_gru(inputs, H0, permuted),
+                      TestFailure("  They match a GRU that unpacks params in a different order: get_params returns, "
+                                  "and gru must unpack, {order}.", mistake="gru.params_order", order=ORDER)))
     return [(o, h, why) for (o, h), why in found]
 
 
@@ -190,33 +220,47 @@ def unpack_result(result, what, steps, batch, vocab_size, num_hiddens, strict_st
     tensor or a 1-list (the test of the returned state reports those); with stacked_ok, outputs of shape
     (steps, batch, vocab_size) are flattened (for tests about something else: the value tests report them)."""
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        hint = " Did you forget a `return` statement?" if result is None else ""
-        raise TestFailure(f"{what} returned {describe(result)}; expected the pair (outputs, (H,)): the outputs of "
-                          f"every step, concatenated, and the final state as a 1-tuple.{hint}")
+        if result is None:
+            raise TestFailure("{what} returned None; expected the pair (outputs, (H,)): the outputs of every step, "
+                              "concatenated, and the final state as a 1-tuple. Did you forget a `return` statement?",
+                              what=what)
+        raise TestFailure("{what} returned {got}; expected the pair (outputs, (H,)): the outputs of every step, "
+                          "concatenated, and the final state as a 1-tuple.", what=what, got=describe(result))
     outputs, state = result
     if isinstance(outputs, (list, tuple)):
-        raise TestFailure(f"{what} returned the outputs as a Python {type(outputs).__name__} of "
-                          f"{len(outputs)} item{'s' if len(outputs) != 1 else ''}; join them into one tensor with "
-                          f"torch.cat(outputs, dim=0), of shape (steps · batch, vocab_size) = ({steps * batch}, "
-                          f"{vocab_size}).")
+        if len(outputs) == 1:
+            raise TestFailure("{what} returned the outputs as a Python {type} of 1 item; join them "
+                              "into one tensor with torch.cat(outputs, dim=0), of shape (steps · batch, vocab_size) = "
+                              "({rows}, {vocab_size}).", mistake="gru.outputs_not_concatenated", what=what,
+                              type=type(outputs).__name__, rows=steps * batch, vocab_size=vocab_size)
+        raise TestFailure("{what} returned the outputs as a Python {type} of {n} items; join them into one tensor with "
+                          "torch.cat(outputs, dim=0), of shape (steps · batch, vocab_size) = ({rows}, {vocab_size}).",
+                          mistake="gru.outputs_not_concatenated", what=what, type=type(outputs).__name__,
+                          n=len(outputs), rows=steps * batch, vocab_size=vocab_size)
     check_type(outputs, what + "[0] (the outputs)")
     if stacked_ok and tuple(outputs.shape) == (steps, batch, vocab_size):
         outputs = outputs.reshape(steps * batch, vocab_size)
     if tuple(outputs.shape) != (steps * batch, vocab_size):
+        failure = TestFailure("{what} returned outputs of shape {shape}; expected ({rows}, {vocab_size}) = "
+                              "(steps · batch, vocab_size) with steps = {steps} and batch = {batch}.", what=what,
+                              shape=str(tuple(outputs.shape)), rows=steps * batch, vocab_size=vocab_size,
+                              steps=steps, batch=batch)
         if tuple(outputs.shape) == (steps, batch, vocab_size):
-            why = ("(steps, batch, vocab_size): you used torch.stack. The course concatenates the steps along "
-                   "dimension 0 with torch.cat(outputs, dim=0), so that row t · batch + b holds step t of "
-                   "sequence b and the outputs line up with the flattened labels in the loss.")
+            failure.with_part(TestFailure(
+                "  The shape is (steps, batch, vocab_size): you used torch.stack. The course concatenates the steps "
+                "along dimension 0 with torch.cat(outputs, dim=0), so that row t · batch + b holds step t of sequence "
+                "b and the outputs line up with the flattened labels in the loss.", mistake="gru.outputs_stacked"))
         elif tuple(outputs.shape) == (batch, vocab_size):
-            why = "(batch, vocab_size): only one step's output. Collect the output of every step and torch.cat them."
+            failure.with_part(TestFailure(
+                "  The shape is (batch, vocab_size): only one step's output. Collect the output of every step and "
+                "torch.cat them.", mistake="gru.only_one_output"))
         elif tuple(outputs.shape) == (steps * batch, num_hiddens):
-            why = "(steps · batch, num_hiddens): these are hidden states. Each step's output is Y = H W_hq + b_q."
+            failure.with_part(TestFailure(
+                "  The shape is (steps · batch, num_hiddens): these are hidden states. Each step's output is "
+                "Y = H W_hq + b_q.", mistake="gru.outputs_are_states"))
         else:
-            why = ("not (steps · batch, vocab_size). Append Y = H W_hq + b_q at each step and "
-                   "torch.cat(outputs, dim=0).")
-        raise TestFailure(f"{what} returned outputs of shape {tuple(outputs.shape)}; expected "
-                          f"({steps * batch}, {vocab_size}) for {steps} step{'s' if steps != 1 else ''} of a batch of "
-                          f"{batch}. The shape is {why}")
+            failure.with_part(TestFailure("  Append Y = H W_hq + b_q at each step and torch.cat(outputs, dim=0)."))
+        raise failure
     if isinstance(state, torch.Tensor) and not strict_state:
         H = state
     elif isinstance(state, list) and len(state) == 1 and not strict_state:
@@ -225,37 +269,42 @@ def unpack_result(result, what, steps, batch, vocab_size, num_hiddens, strict_st
         H = unpack_state(state, what)
     check_type(H, what + " (the final state H)")
     if tuple(H.shape) != (batch, num_hiddens):
-        raise TestFailure(f"{what} returned a final state H of shape {tuple(H.shape)}; expected (batch, num_hiddens) "
-                          f"= ({batch}, {num_hiddens}).")
+        raise TestFailure("{what} returned a final state H of shape {shape}; expected (batch, num_hiddens) = "
+                          "({batch}, {num_hiddens}).", what=what, shape=str(tuple(H.shape)), batch=batch,
+                          num_hiddens=num_hiddens)
     return outputs, H
 
 
-def unpack_state(state, what):
+def unpack_state(state, what, init=False):
+    """H from a state that must be the 1-tuple (H,); `init` when it comes from init_gru_state (the mistake ids
+    differ)."""
     if isinstance(state, torch.Tensor):
-        raise TestFailure(f"{what} returned the state as a bare tensor {describe(state)}; return the 1-tuple (H,) "
-                          "(note the trailing comma). The course passes the state back into the next call and "
-                          "unpacks it with `H, = state`; a bare (batch, num_hiddens) tensor would be unpacked row by "
-                          "row instead.")
+        raise TestFailure("{what} returned the state as a bare tensor {got}; return the 1-tuple (H,) (note the "
+                          "trailing comma). The course passes the state back into the next call and unpacks it with "
+                          "`H, = state`; a bare (batch, num_hiddens) tensor would be unpacked row by row instead.",
+                          mistake="gru.init_state_bare_tensor" if init else "gru.state_bare_tensor", what=what,
+                          got=describe(state))
     if isinstance(state, list):
-        raise TestFailure(f"{what} returned the state as a list {describe(state)}; return a tuple: (H,), with the "
-                          "trailing comma.")
+        raise TestFailure("{what} returned the state as a list {got}; return a tuple: (H,), with the trailing comma.",
+                          mistake="gru.init_state_list" if init else "gru.state_list", what=what, got=describe(state))
     if not isinstance(state, tuple):
-        raise TestFailure(f"{what} returned the state as {describe(state)}; expected the 1-tuple (H,).")
+        raise TestFailure("{what} returned the state as {got}; expected the 1-tuple (H,).", what=what,
+                          got=describe(state))
     if len(state) != 1:
-        raise TestFailure(f"{what} returned a state tuple with {len(state)} items, {describe(state)}; a GRU has a "
-                          "single hidden state: return (H,).")
+        raise TestFailure("{what} returned a state tuple with {n} items, {got}; a GRU has a single hidden state: "
+                          "return (H,).", what=what, n=len(state), got=describe(state))
     return state[0]
 
 
 def diagnose(outputs, inputs, H0, params):
-    """The explanation of the first typical mistake the learner's (outputs, H) matches, or ''."""
+    """The explanation (a TestFailure part) of the first typical mistake the learner's outputs match, or None."""
     expected, expected_H = run_gru(inputs, H0, params)
     for v_out, v_H, why in variants(inputs, H0, params):
         if close(v_out, expected) and close(v_H, expected_H):
             continue  # this mistake makes no difference on these inputs
         if close(outputs, v_out):
             return why
-    return ""
+    return None
 
 
 def check_gru(ctx, steps, batch, seed):
@@ -270,19 +319,21 @@ def check_gru(ctx, steps, batch, seed):
     expected, (expected_H,) = ctx.ref("gru")(inputs, (H0,), params)
     if outputs.device == expected.device and not close(outputs, expected):
         why = diagnose(outputs, inputs, H0, params)
-        if why:
-            raise TestFailure(f"{what} returned the wrong outputs (shared parameters, the same for your gru and the "
-                              f"reference; a nonzero initial state).\n  expected: {fmt_tensor(expected)}\n  got:      "
-                              f"{fmt_tensor(outputs)}\n  {why}")
+        if why is not None:
+            raise TestFailure("{what} returned the wrong outputs (shared parameters, the same for your gru and the "
+                              "reference; a nonzero initial state).\n  expected: {expected}\n  got:      {got}",
+                              what=what, expected=fmt_tensor(expected), got=fmt_tensor(outputs)).with_part(why)
     check_tensor(outputs, expected, what + "[0] (the outputs)", atol=ATOL, rtol=RTOL)
     if H.device == expected_H.device and not close(H, expected_H):
-        note = ""
+        failure = TestFailure("{what}: the outputs are right, but the final state is not.\n  expected: {expected}\n"
+                              "  got:      {got}", what=what, expected=fmt_tensor(expected_H), got=fmt_tensor(H))
         if close(H, H0):
-            note = "\n  That is the initial state: return the state after the last step."
+            failure.with_part(TestFailure("  That is the initial state: return the state after the last step.",
+                                          mistake="gru.returns_initial_state"))
         elif steps > 1 and close(H, run_gru(inputs[:1], H0, params)[1]):
-            note = "\n  That is the state after the first step: return the state after the last step."
-        raise TestFailure(f"{what}: the outputs are right, but the final state is not.\n  expected: "
-                          f"{fmt_tensor(expected_H)}\n  got:      {fmt_tensor(H)}{note}")
+            failure.with_part(TestFailure("  That is the state after the first step: return the state after the last "
+                                          "step.", mistake="gru.returns_first_state"))
+        raise failure
     check_tensor(H, expected_H, what + " (the final state H)", atol=ATOL, rtol=RTOL)
 
 
@@ -295,77 +346,94 @@ def flatten(value, depth=0):
     return []
 
 
+META_ADVICE = ("  Create new tensors with device=device (or the device of the tensors you were given) so your code "
+               "also works on a GPU; we check this with tensors on PyTorch's 'meta' device, a stand-in for a GPU.")
+
+
 def probe_on_meta(ctx, name, args, labels):
     """Call the learner's function on meta tensors; every tensor it returns (labelled in order) must be on meta."""
     fn = learner_fn(ctx, name)
     what = fn.describe(*args)
-    advice = ("Create new tensors with device=device (or the device of the tensors you were given) so your code also "
-              "works on a GPU; we check this with tensors on PyTorch's 'meta' device, a stand-in for a GPU.")
-    got = ctx.run_on_meta(what, lambda: fn.__wrapped__(*args), advice)
+    got = ctx.run_on_meta(what, lambda: fn.__wrapped__(*args), META_ADVICE)
     if got is INCONCLUSIVE:
         return
     for i, t in enumerate(flatten(got)):
         if t.device.type != "meta":
-            label = labels[i] if i < len(labels) else f"a tensor of shape {tuple(t.shape)}"
-            raise TestFailure(f"{what} returned {label} on {t.device}, not on the device it was given. {advice}")
+            if i < len(labels):
+                raise TestFailure("{what} returned {label} on {device}, not on the device it was given. Create new "
+                                  "tensors with device=device (or the device of the tensors you were given) so your "
+                                  "code also works on a GPU; we check this with tensors on PyTorch's 'meta' device, a "
+                                  "stand-in for a GPU.", what=what, label=labels[i], device=str(t.device))
+            raise TestFailure("{what} returned a tensor of shape {shape} on {device}, not on the device it was given. "
+                              "Create new tensors with device=device (or the device of the tensors you were given) so "
+                              "your code also works on a GPU; we check this with tensors on PyTorch's 'meta' device, a "
+                              "stand-in for a GPU.", what=what, shape=str(tuple(t.shape)), device=str(t.device))
 
 
 # -- get_params and init_gru_state ---------------------------------------------------------------------------------
 
 @grader.test("get_params: eleven leaf tensors with the right shapes, small random weights, zero biases", points=2)
 def params_shapes(ctx):
-    """get_params(7, 6, device): the course's order, float32 leaves that require grad, on the device."""
+    """get_params(7, 6, device): the course's order, float32 leaves that require grad (the devices are the device
+    test's business)."""
     fn = learner_fn(ctx, "get_params")
     vocab_size, num_hiddens = 7, 6
     what = fn.describe(vocab_size, num_hiddens, ctx.device)
     params = fn(vocab_size, num_hiddens, ctx.device)
     if not isinstance(params, (list, tuple)):
-        raise TestFailure(f"{what} returned {describe(params)}; expected a list of 11 tensors {ORDER}.")
+        raise TestFailure("{what} returned {got}; expected a list of 11 tensors {order}.", what=what,
+                          got=describe(params), order=ORDER)
     if len(params) != 11:
-        raise TestFailure(f"{what} returned {len(params)} items; expected 11: {ORDER} (three gate triples, then "
-                          "the output layer).")
-    device = torch.empty(0, device=ctx.device).device
+        raise TestFailure("{what} returned {n} items; expected 11: {order} (three gate triples, then the output "
+                          "layer).", what=what, n=len(params), order=ORDER)
     for name, p, shape in zip(NAMES, params, param_shapes(vocab_size, num_hiddens)):
         check_type(p, f"{what}: {name}")
         if tuple(p.shape) != shape:
-            hint = ""
             if tuple(p.shape) == shape[::-1] and len(shape) == 2:
-                hint = (" It is transposed: X of shape (batch, vocab_size) multiplies from the left, X @ W_x*, so "
-                        "input weights are (vocab_size, num_hiddens) and W_hq is (num_hiddens, vocab_size).")
-            raise TestFailure(f"{what}: {name} has shape {tuple(p.shape)}; expected {shape} with vocab_size = "
-                              f"{vocab_size} and num_hiddens = {num_hiddens}. The order is {ORDER}.{hint}")
+                raise TestFailure("{what}: {name} has shape {shape}; expected {expected} with vocab_size = "
+                                  "{vocab_size} and num_hiddens = {num_hiddens}. The order is {order}. It is "
+                                  "transposed: X of shape (batch, vocab_size) multiplies from the left, X @ W_x*, so "
+                                  "input weights are (vocab_size, num_hiddens) and W_hq is (num_hiddens, vocab_size).",
+                                  mistake="gru.weight_transposed", what=what, name=name, shape=str(tuple(p.shape)),
+                                  expected=str(shape), vocab_size=vocab_size, num_hiddens=num_hiddens, order=ORDER)
+            raise TestFailure("{what}: {name} has shape {shape}; expected {expected} with vocab_size = {vocab_size} "
+                              "and num_hiddens = {num_hiddens}. The order is {order}.", what=what, name=name,
+                              shape=str(tuple(p.shape)), expected=str(shape), vocab_size=vocab_size,
+                              num_hiddens=num_hiddens, order=ORDER)
         if p.dtype != torch.float32:
-            raise TestFailure(f"{what}: {name} has dtype {p.dtype}; expected torch.float32 (torch.randn's and "
-                              "torch.zeros's default).")
-        if p.device != device:
-            raise TestFailure(f"{what}: {name} is on {p.device}, but get_params was asked for {device}. Create every "
-                              "tensor with device=device.")
+            raise TestFailure("{what}: {name} has dtype {dtype}; expected torch.float32 (torch.randn's and "
+                              "torch.zeros's default).", what=what, name=name, dtype=str(p.dtype))
         if not p.requires_grad:
-            raise TestFailure(f"{what}: {name} does not require grad, so training could never change it. Call "
-                              "p.requires_grad_(True) on every parameter.")
+            raise TestFailure("{what}: {name} does not require grad, so training could never change it. Call "
+                              "p.requires_grad_(True) on every parameter.", mistake="gru.params_no_grad", what=what,
+                              name=name)
         if not p.is_leaf:
-            raise TestFailure(f"{what}: {name} is not a leaf tensor: it was computed from another tensor that "
-                              "requires grad (e.g. torch.randn(..., requires_grad=True) * 0.01), so its .grad stays "
-                              "None and an optimizer cannot update it. Scale first, then call .requires_grad_(True).")
+            raise TestFailure("{what}: {name} is not a leaf tensor: it was computed from another tensor that requires "
+                              "grad (e.g. torch.randn(..., requires_grad=True) * 0.01), so its .grad stays None and an "
+                              "optimizer cannot update it. Scale first, then call .requires_grad_(True).",
+                              mistake="gru.params_not_leaf", what=what, name=name)
     if len({id(p) for p in params}) != len(params):
-        raise TestFailure(f"{what} returned the same tensor object more than once; every parameter needs its own "
-                          "tensor.")
+        raise TestFailure("{what} returned the same tensor object more than once; every parameter needs its own "
+                          "tensor.", mistake="gru.params_shared", what=what)
     with torch.no_grad():
         for name, p in zip(NAMES, params):
             if name.startswith("b"):
                 if bool((p != 0).any()):
-                    raise TestFailure(f"{what}: the bias {name} is {fmt_tensor(p)}; biases start at zero "
-                                      "(torch.zeros(..., device=device)).")
+                    raise TestFailure("{what}: the bias {name} is {value}; biases start at zero "
+                                      "(torch.zeros(..., device=device)).", mistake="gru.bias_not_zero", what=what,
+                                      name=name, value=fmt_tensor(p))
                 continue
             std = float(p.double().std())
             if not bool((p != p.reshape(-1)[0]).any()):
-                raise TestFailure(f"{what}: every entry of the weight {name} is {float(p.reshape(-1)[0]):g}. "
-                                  "Weights start as small random numbers, e.g. torch.randn(shape, device=device) * "
-                                  "0.01, so that the hidden units differ from one another.")
+                raise TestFailure("{what}: every entry of the weight {name} is {value:g}. Weights start as small random "
+                                  "numbers, e.g. torch.randn(shape, device=device) * 0.01, so that the hidden units "
+                                  "differ from one another.", mistake="gru.weights_constant", what=what, name=name,
+                                  value=float(p.reshape(-1)[0]))
             if std > 0.2:
-                raise TestFailure(f"{what}: the weight {name} has standard deviation {std:.3g}; start with small "
-                                  "random numbers, e.g. torch.randn(shape, device=device) * 0.01, so the gates and "
-                                  "the tanh start away from saturation.")
+                raise TestFailure("{what}: the weight {name} has standard deviation {std:.3g}; start with small random "
+                                  "numbers, e.g. torch.randn(shape, device=device) * 0.01, so the gates and the tanh "
+                                  "start away from saturation.", mistake="gru.weights_too_large", what=what, name=name,
+                                  std=std)
 
 
 @grader.test("init_gru_state returns the tuple (H,) with H zeros of shape (batch_size, num_hiddens)", points=1)
@@ -375,8 +443,10 @@ def initial_state(ctx):
     for batch_size, num_hiddens in ((3, 5), (1, 4)):
         what = fn.describe(batch_size, num_hiddens, ctx.device)
         state = fn(batch_size, num_hiddens, ctx.device)
-        H = unpack_state(state, what)
+        H = unpack_state(state, what, init=True)
         check_type(H, what + "[0]")
+        if H.device != device:  # where H lives is the device test's business
+            H = H.to(device)
         check_tensor(H, torch.zeros((batch_size, num_hiddens), device=device), what + "[0]")
 
 
@@ -409,11 +479,11 @@ def state_continues(ctx):
     whole, _ = unpack_result(fn(inputs.clone(), (H0.clone(),), clones(params)), what_all, 6, 2, VOCAB, HIDDEN,
                              stacked_ok=True)
     if whole.device == second.device and not close(torch.cat([first, second]), whole):
-        raise TestFailure(f"{what_all} and two calls on its halves, the second starting from the state the first "
-                          f"returned, disagree on steps 3-5:\n  one call:  {fmt_tensor(whole[6:])}\n  two calls: "
-                          f"{fmt_tensor(second)}\n  gru must start from the H it is given (`H, = state`) and return "
-                          "the state after its last step, so that the course can feed one minibatch's final state "
-                          "into the next.")
+        raise TestFailure("{what} and two calls on its halves, the second starting from the state the first returned, "
+                          "disagree on steps 3-5:\n  one call:  {whole}\n  two calls: {second}\n  gru must start "
+                          "from the H it is given (`H, = state`) and return the state after its last step, so that "
+                          "the course can feed one minibatch's final state into the next.", what=what_all,
+                          whole=fmt_tensor(whole[6:]), second=fmt_tensor(second))
 
 
 def learner_loss(fn, inputs, H0, params, G, G_H, what, use_state=True):
@@ -439,30 +509,33 @@ def gradients(ctx):
     what = fn.describe(inputs, (H0,), mine)
     outputs, H, _ = learner_loss(fn, inputs, H0, mine, G, G_H, what, use_state=False)
     if not outputs.requires_grad:
-        raise TestFailure(f"{what} returned outputs that autograd cannot differentiate (requires_grad=False), so no "
+        raise TestFailure("{what} returned outputs that autograd cannot differentiate (requires_grad=False), so no "
                           "parameter could be trained. Keep every step a tensor operation on the parameters: "
-                          ".detach(), .item(), torch.no_grad() or torch.tensor(...) cut the graph.")
+                          ".detach(), .item(), torch.no_grad() or torch.tensor(...) cut the graph.",
+                          mistake="gru.outputs_not_differentiable", what=what)
     use_state = H.requires_grad
     if not use_state and not close(H, H0):  # returning the initial state is reported by the value tests
-        raise TestFailure(f"{what} returned a final state that autograd cannot differentiate: the state carried to "
-                          "the next minibatch must stay connected to the parameters (do not .detach() it inside "
-                          "gru; the training loop decides when to detach).")
+        raise TestFailure("{what} returned a final state that autograd cannot differentiate: the state carried to the "
+                          "next minibatch must stay connected to the parameters (do not .detach() it inside gru; the "
+                          "training loop decides when to detach).", mistake="gru.final_state_detached", what=what)
     loss = (outputs * G).sum() + ((H * G_H).sum() if use_state else 0.0)
     grads = torch.autograd.grad(loss, mine, allow_unused=True)
     for name, g in zip(NAMES, grads):
         if g is None:
-            raise TestFailure(f"no gradient reaches {name}: your gru's outputs and final state do not depend on it "
-                              f"through differentiable operations. Check that every parameter is used, in the order "
-                              f"{ORDER}, and that H is not detached (.detach(), .data) inside gru.")
+            raise TestFailure("no gradient reaches {name}: your gru's outputs and final state do not depend on it "
+                              "through differentiable operations. Check that every parameter is used, in the order "
+                              "{order}, and that H is not detached (.detach(), .data) inside gru.", name=name,
+                              order=ORDER)
     expected, expected_H = run_gru(inputs, H0, params)
     if close(outputs, expected) and close(H, expected_H):
         detached = clones(params, requires_grad=True)
         d_out, d_H = run_gru(inputs, H0, detached, detach_state=True)
         detached_grads = torch.autograd.grad((d_out * G).sum() + (d_H * G_H).sum(), detached)
         if all(close(g, d) for g, d in zip(grads, detached_grads)):
-            raise TestFailure(f"the gradients of {what} stop at every time step: H is detached between steps, so "
-                              "no gradient flows back through time and the GRU cannot learn what earlier steps "
-                              "should remember. Do not call .detach() (or .data) on H inside gru.")
+            raise TestFailure("the gradients of {what} stop at every time step: H is detached between steps, so no "
+                              "gradient flows back through time and the GRU cannot learn what earlier steps should "
+                              "remember. Do not call .detach() (or .data) on H inside gru.",
+                              mistake="gru.state_detached", what=what)
         ref_params = clones(params, requires_grad=True)
         r_out, (r_H,) = ctx.ref("gru")(inputs, (H0,), ref_params)
         ref_grads = torch.autograd.grad((r_out * G).sum() + (r_H * G_H).sum(), ref_params)
@@ -473,7 +546,8 @@ def gradients(ctx):
             except TestFailure as failure:
                 raise failure.with_part(TestFailure(
                     "  Your outputs and final state are right, so part of the computation is hidden from autograd: "
-                    "no .detach(), .data, .item() or torch.no_grad() inside gru.")) from None
+                    "no .detach(), .data, .item() or torch.no_grad() inside gru.",
+                    mistake="gru.hidden_from_autograd")) from None
         return
     # The values are wrong (the value tests say why). Check that autograd sees the function the code computes:
     # for each parameter, autograd's directional derivative must match a central finite difference.
@@ -490,10 +564,12 @@ def gradients(ctx):
         numeric = (values[0] - values[1]) / (2 * eps)
         analytic = float((g * v).sum())
         if abs(numeric - analytic) > 1e-2 + 2e-2 * abs(numeric):
-            raise TestFailure(f"the gradient that autograd computes for {name} through {what} does not match how "
-                              f"the loss really changes with {name} (a directional derivative of {analytic:.4g} from "
-                              f"autograd, {numeric:.4g} from finite differences). Part of the computation is hidden "
-                              "from autograd: no .detach(), .data, .item() or torch.no_grad() inside gru.")
+            raise TestFailure("the gradient that autograd computes for {name} through {what} does not match how the "
+                              "loss really changes with {name} (a directional derivative of {analytic:.4g} from "
+                              "autograd, {numeric:.4g} from finite differences). Part of the computation is hidden "
+                              "from autograd: no .detach(), .data, .item() or torch.no_grad() inside gru.",
+                              mistake="gru.hidden_from_autograd", name=name, what=what, analytic=analytic,
+                              numeric=numeric)
 
 
 @grader.test("gru with one time step (T = 1) and with a batch of one (B = 1)", points=1)
@@ -505,36 +581,44 @@ def edge_sizes(ctx):
 @grader.test("everything lives on the device it was given", points=1)
 def devices(ctx):
     """Results on ctx.device; on a CPU-only machine, code that creates tensors without device= is also run on
-    PyTorch's meta device."""
+    PyTorch's meta device. Only where tensors live counts here: shapes and values are the other tests' business."""
     device = torch.empty(0, device=ctx.device).device
     params = learner_fn(ctx, "get_params")(VOCAB, HIDDEN, ctx.device)
     for name, p in zip(NAMES, params if isinstance(params, (list, tuple)) else []):
         if isinstance(p, torch.Tensor) and p.device != device:
-            raise TestFailure(f"get_params(vocab_size: {VOCAB}, num_hiddens: {HIDDEN}, device: {ctx.device}) put "
-                              f"{name} on {p.device}. Create every tensor with device=device.")
+            raise TestFailure("get_params(vocab_size: {vocab_size}, num_hiddens: {num_hiddens}, device: {device}) put "
+                              "{name} on {got}. Create every tensor with device=device.", vocab_size=VOCAB,
+                              num_hiddens=HIDDEN, device=str(ctx.device), name=name, got=str(p.device))
     state = learner_fn(ctx, "init_gru_state")(2, HIDDEN, ctx.device)
-    for H in (state if isinstance(state, (tuple, list)) else (state,)):
-        if isinstance(H, torch.Tensor) and H.device != device:
-            raise TestFailure(f"init_gru_state(batch_size: 2, num_hiddens: {HIDDEN}, device: {ctx.device}) "
-                              f"returned H on {H.device}. Create it with torch.zeros(..., device=device).")
+    for H in flatten(state):
+        if H.device != device:
+            raise TestFailure("init_gru_state(batch_size: 2, num_hiddens: {num_hiddens}, device: {device}) returned H "
+                              "on {got}. Create it with torch.zeros(..., device=device).", num_hiddens=HIDDEN,
+                              device=str(ctx.device), got=str(H.device))
     fn = learner_fn(ctx, "gru")
     inputs, H0 = one_hot_inputs(2, 2, ctx.device, 80), start_state(2, ctx.device, 81)
     params = shared_params(ctx.device, 82)
     what = fn.describe(inputs, (H0,), params)
-    outputs, H = unpack_result(fn(inputs, (H0,), params), what, 2, 2, VOCAB, HIDDEN, stacked_ok=True)
-    for label, t in (("outputs", outputs), ("final state H", H)):
+    result = fn(inputs, (H0,), params)
+    pair = isinstance(result, (tuple, list)) and len(result) == 2
+    for t in flatten(result[0] if pair else result):
         if t.device != device:
-            raise TestFailure(f"{what} returned its {label} on {t.device}, but its inputs are on {device}. Create "
-                              "new tensors on the inputs' device and avoid .cpu() or .numpy().")
+            raise TestFailure("{what} returned its outputs on {got}, but its inputs are on {device}. Create new "
+                              "tensors on the inputs' device and avoid .cpu() or .numpy().", what=what,
+                              got=str(t.device), device=str(device))
+    for t in flatten(result[1] if pair else []):
+        if t.device != device:
+            raise TestFailure("{what} returned its final state H on {got}, but its inputs are on {device}. Create new "
+                              "tensors on the inputs' device and avoid .cpu() or .numpy().", what=what,
+                              got=str(t.device), device=str(device))
     if not ctx.should_probe_devices():
         return
     meta = torch.device("meta")
     probe_on_meta(ctx, "get_params", (VOCAB, HIDDEN, meta), NAMES)
-    probe_on_meta(ctx, "init_gru_state", (2, HIDDEN, meta), ["the state H"])
+    probe_on_meta(ctx, "init_gru_state", (2, HIDDEN, meta), ["H"])
     inputs = torch.zeros((3, 2, VOCAB), device=meta)
     params = [torch.zeros(shape, device=meta) for shape in param_shapes(VOCAB, HIDDEN)]
-    probe_on_meta(ctx, "gru", (inputs, (torch.zeros((2, HIDDEN), device=meta),), params),
-                  ["its outputs", "the final state H"])
+    probe_on_meta(ctx, "gru", (inputs, (torch.zeros((2, HIDDEN), device=meta),), params), ["outputs", "H"])
 
 
 # -- smoke-check ---------------------------------------------------------------------------------------------------
@@ -638,38 +722,61 @@ def language_model(ctx):
             call = f"get_params(vocab_size: {vocab_size}, num_hiddens: {NUM_HIDDENS}, device: {ctx.device})"
             if not isinstance(params, (list, tuple)) or len(params) != 11 or not all(
                     isinstance(p, torch.Tensor) and p.is_floating_point() for p in params):
-                raise TestFailure(f"{call} returned {describe(params)}; expected a list of 11 float tensors {ORDER}.")
+                raise TestFailure("{call} returned {got}; expected a list of 11 float tensors {order}.", call=call,
+                                  got=describe(params), order=ORDER)
             if not any(p.requires_grad for p in params):
-                raise TestFailure(f"{call} returned parameters that do not require grad, so nothing can be trained: "
-                                  "call p.requires_grad_(True) on each.")
+                raise TestFailure("{call} returned parameters that do not require grad, so nothing can be trained: "
+                                  "call p.requires_grad_(True) on each.", mistake="gru.params_no_grad", call=call)
             if not all(p.is_leaf for p in params):
-                raise TestFailure(f"{call} returned parameters that are not leaf tensors (computed from another tensor "
+                raise TestFailure("{call} returned parameters that are not leaf tensors (computed from another tensor "
                                   "that requires grad), so the optimizer cannot train them: scale first, then call "
-                                  ".requires_grad_(True).")
+                                  ".requires_grad_(True).", mistake="gru.params_not_leaf", call=call)
             return None
+        # Outputs stacked to (steps, batch, vocab_size) still train (the value tests report the layout).
         if step is None:  # evaluation on held-out text, under torch.no_grad()
             return unpack_result(result, what(held_batch, "on the held-out text"), NUM_STEPS, held_batch,
-                                 vocab_size, NUM_HIDDENS)[0]
+                                 vocab_size, NUM_HIDDENS, stacked_ok=True)[0]
         outputs, _ = unpack_result(result, what(BATCH, "in the training loop"), NUM_STEPS, BATCH, vocab_size,
-                                   NUM_HIDDENS)
+                                   NUM_HIDDENS, stacked_ok=True)
         if step == 1:
             if not outputs.requires_grad:
-                raise TestFailure(f"{what(BATCH, 'in the training loop')} returned outputs that autograd cannot "
-                                  "differentiate, so the model cannot learn. Compute the outputs from the "
-                                  "parameters with tensor operations (no .detach(), .item(), torch.no_grad() or new "
-                                  "tensors).")
+                raise TestFailure("{what} returned outputs that autograd cannot differentiate, so the model cannot "
+                                  "learn. Compute the outputs from the parameters with tensor operations (no "
+                                  ".detach(), .item(), torch.no_grad() or new tensors).",
+                                  mistake="gru.outputs_not_differentiable", what=what(BATCH, "in the training loop"))
             if not bool(torch.isfinite(outputs).all()):
-                raise TestFailure(f"{what(BATCH, 'in the training loop')} returned NaN or inf outputs at the "
-                                  "first training step.")
+                raise TestFailure("{what} returned NaN or inf outputs at the first training step.",
+                                  what=what(BATCH, "in the training loop"))
         return outputs
 
     def report(step, loss):
         if not math.isfinite(loss):
-            raise TestFailure(f"the training loss became {loss} at step {step}; check the GRU equations.")
+            raise TestFailure("the training loss became {loss} at step {step}; check the GRU equations.", loss=loss,
+                              step=step)
         ctx.step(step, loss=loss)
 
-    value = train_language_model(get_params, init_gru_state, gru, train, held_out, ctx.device, 0, check, report,
-                                 seed_all=ctx.seed)
+    wrap_state = []  # [True] once gru turned out to want init_gru_state's bare tensor as the 1-tuple (H,)
+
+    def gru_call(inputs, state, params):
+        """The learner's gru on the learner's initial state. A bare tensor from init_gru_state that this gru cannot
+        take is handed over as (H,): the test of init_gru_state reports it, and the model should still train."""
+        if wrap_state:
+            return gru(inputs, (state,), params)
+        try:
+            return gru(inputs, state, params)
+        except LearnerError as err:
+            if not isinstance(state, torch.Tensor):
+                raise
+            first = err
+        try:
+            result = gru(inputs, (state,), params)
+        except LearnerError:
+            raise first from None
+        wrap_state.append(True)
+        return result
+
+    value = train_language_model(get_params, init_gru_state, gru_call, train, held_out, ctx.device, 0, check,
+                                 report, seed_all=ctx.seed)
     ref = ctx.ref
     reference = train_language_model(ref("get_params"), ref("init_gru_state"), ref("gru"), train, held_out,
                                      ctx.device, 0)

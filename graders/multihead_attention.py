@@ -28,11 +28,11 @@ def lens(values, device):
 
 # -- grader-side variants: the reference, and the usual mistakes -----------------------------------------------------
 
-def softmax_variant(X, valid_lens, *, value=-1e6, extra=0, repeat=False, after=False):
+def softmax_variant(X, valid_lens, *, value=-1e6, extra=0, repeat=False, after=False, dim=-1):
     """masked_softmax with knobs: value written into masked scores, boundary shift, .repeat instead of
-    repeat_interleave for 1-D lengths, masking after the softmax instead of before."""
+    repeat_interleave for 1-D lengths, masking after the softmax instead of before, the softmax's dimension."""
     if valid_lens is None:
-        return torch.softmax(X, dim=-1)
+        return torch.softmax(X, dim=dim)
     B, Q, K = X.shape
     if valid_lens.dim() == 1:
         flat = valid_lens.repeat(Q) if repeat else torch.repeat_interleave(valid_lens, Q)
@@ -40,37 +40,59 @@ def softmax_variant(X, valid_lens, *, value=-1e6, extra=0, repeat=False, after=F
         flat = valid_lens.reshape(-1)
     keep = (torch.arange(K, device=X.device)[None, :] < (flat[:, None] + extra)).reshape(B, Q, K)
     if after:
-        return torch.softmax(X, dim=-1) * keep
-    return torch.softmax(X.masked_fill(~keep, value), dim=-1)
+        return torch.softmax(X, dim=dim) * keep
+    return torch.softmax(X.masked_fill(~keep, value), dim=dim)
+
+
+def wrong_axis(dim):
+    return TestFailure("  The softmax ran over dimension {dim}: each query's weights over the K keys (the last "
+                       "dimension) must sum to 1. Use torch.softmax(X, dim=-1).",
+                       mistake="multihead_attention.softmax_wrong_axis", dim=dim)
 
 
 def softmax_diagnosis(got, X, valid_lens):
-    """The sentences naming the typical wrong masked_softmax versions that `got` matches."""
+    """The typical wrong masked_softmax versions that `got` matches: {mistake id: a TestFailure part naming it}."""
     if valid_lens is None:
-        return []
-    variants = [
-        (torch.softmax(X, dim=-1), "Nothing was masked: the weights past each valid length must be 0. Build a "
-                                   "(B * Q, K) boolean mask from torch.arange(K) and the valid lengths."),
-        (softmax_variant(X, valid_lens, extra=1), "One key too many is kept: the position k == valid length is the "
-                                                  "first masked one. Compare with <, not <=."),
-        (softmax_variant(X, valid_lens, extra=-1), "The last valid key is masked too: keep every k < valid length."),
-        (softmax_variant(X, valid_lens, value=0.0), "The masked scores were set to 0 before the softmax, so they "
-                                                    "still get weight exp(0). Replace them by -1e6."),
-        (softmax_variant(X, valid_lens, after=True), "The weights were masked AFTER the softmax, so the rows no "
-                                                     "longer sum to 1. Replace the masked scores by -1e6 BEFORE "
-                                                     "the softmax."),
-    ]
-    if valid_lens.dim() == 1 and X.shape[0] > 1 and X.shape[1] > 1:
-        variants.append((softmax_variant(X, valid_lens, repeat=True),
-                         "Row b * Q + q of the flattened (B * Q, K) scores got the wrong length: valid_lens.repeat(Q) "
-                         "gives [l0, l1, l0, l1, ...], but the rows of item b are consecutive, so each length must "
-                         "be repeated Q times in a row: torch.repeat_interleave(valid_lens, Q) gives "
-                         "[l0, l0, l1, l1, ...]."))
+        variants = [(torch.softmax(X, dim=d), "multihead_attention.softmax_wrong_axis", lambda d=d: wrong_axis(d))
+                    for d in (0, 1)]
+    else:
+        variants = [
+            (torch.softmax(X, dim=-1), "multihead_attention.mask_missing",
+             lambda: TestFailure("  Nothing was masked: the weights past each valid length must be 0. Build a "
+                                 "(B * Q, K) boolean mask from torch.arange(K) and the valid lengths.",
+                                 mistake="multihead_attention.mask_missing")),
+            (softmax_variant(X, valid_lens, extra=1), "multihead_attention.mask_boundary_included",
+             lambda: TestFailure("  One key too many is kept: the position k == valid length is the first masked one. "
+                                 "Compare with <, not <=.", mistake="multihead_attention.mask_boundary_included")),
+            (softmax_variant(X, valid_lens, extra=-1), "multihead_attention.mask_last_key",
+             lambda: TestFailure("  The last valid key is masked too: keep every k < valid length.",
+                                 mistake="multihead_attention.mask_last_key")),
+            (softmax_variant(X, valid_lens, value=0.0), "multihead_attention.mask_value_zero",
+             lambda: TestFailure("  The masked scores were set to 0 before the softmax, so they still get weight "
+                                 "exp(0). Replace them by -1e6.", mistake="multihead_attention.mask_value_zero")),
+            (softmax_variant(X, valid_lens, after=True), "multihead_attention.mask_after_softmax",
+             lambda: TestFailure("  The weights were masked AFTER the softmax, so the rows no longer sum to 1. Replace "
+                                 "the masked scores by -1e6 BEFORE the softmax.",
+                                 mistake="multihead_attention.mask_after_softmax")),
+            (softmax_variant(X, valid_lens, dim=1), "multihead_attention.softmax_wrong_axis",
+             lambda: wrong_axis(1)),
+        ]
+        if valid_lens.dim() == 1 and X.shape[0] > 1 and X.shape[1] > 1:
+            variants.append((softmax_variant(X, valid_lens, repeat=True), "multihead_attention.softmax_lens_repeat",
+                             lambda: TestFailure(
+                                 "  Row b * Q + q of the flattened (B * Q, K) scores got the wrong length: "
+                                 "valid_lens.repeat(Q) gives [l0, l1, l0, l1, ...], but the rows of item b are "
+                                 "consecutive, so each length must be repeated Q times in a row: "
+                                 "torch.repeat_interleave(valid_lens, Q) gives [l0, l0, l1, l1, ...].",
+                                 mistake="multihead_attention.softmax_lens_repeat")))
     expected = softmax_variant(X, valid_lens)
     g = got.detach()
-    return [why for candidate, why in variants
-            if candidate.shape == g.shape and not torch.allclose(candidate, expected, atol=1e-6)
-            and torch.allclose(g.to(candidate.dtype), candidate, atol=1e-5, rtol=1e-4)]
+    found = {}
+    for candidate, key, why in variants:
+        if key not in found and candidate.shape == g.shape and not torch.allclose(candidate, expected, atol=1e-6) \
+                and torch.allclose(g.to(candidate.dtype), candidate, atol=1e-5, rtol=1e-4):
+            found[key] = why
+    return found
 
 
 def attention_variant(queries, keys, values, valid_lens, scale):
@@ -103,13 +125,14 @@ def transpose_heads(X, h):
 
 
 def first_match(got, expected, variants):
+    """The TestFailure part of the first (candidate, make the part) pair that `got` matches, or None."""
     g = got.detach()
     for candidate, why in variants:
         c = candidate.detach()
         if c.shape == g.shape and not torch.allclose(c, expected.detach(), atol=1e-6) and \
                 torch.allclose(g.to(c.dtype), c, atol=1e-5, rtol=1e-4):
-            return why
-    return ""
+            return why()
+    return None
 
 
 # -- calling the learner's classes -------------------------------------------------------------------------------
@@ -117,8 +140,8 @@ def first_match(got, expected, variants):
 def learner_class(ctx, name):
     cls = ctx.fn(name)
     if not cls.is_subclass_of(nn.Module):
-        raise TestFailure(f"{name} does not subclass nn.Module. Keep the declaration `class {name}(nn.Module):` "
-                          "and call super().__init__() first in __init__.")
+        raise TestFailure("{name} does not subclass nn.Module. Keep the declaration `class {name}(nn.Module):` and "
+                          "call super().__init__() first in __init__.", name=name)
     ctx.check_signature(name, cls, ctx.ref(name))
     return cls
 
@@ -132,7 +155,8 @@ def construct(ctx, name, *args, **kwargs):
     except RemoteError as exc:  # everything the learner's code raises becomes a verdict
         raise ctx.explain(exc, what) from None
     if not isinstance(module, RemoteModule) or module.broken:
-        raise TestFailure(f"{what} did not set up an nn.Module: call super().__init__() at the start of __init__.")
+        raise TestFailure("{what} did not set up an nn.Module: call super().__init__() at the start of __init__.",
+                          mistake="multihead_attention.super_init_missing", what=what)
     return module.to(ctx.device).eval(), what
 
 
@@ -146,14 +170,16 @@ def call(ctx, module, what, *args):
         own_attention = module.is_instance(ctx.learner("DotProductAttention"))
         parts = ["masked_softmax"] if own_attention else BUILDING_BLOCKS
         note = dependency_note(ctx, parts)
-        if note:
-            failure.with_part(TestFailure("  " + note))
+        if note is not None:
+            failure.with_part(note)
         elif hasattr(module, "W_q") and args[-1] is not None and ("must match the size" in exc.message
                                                                   or "shape" in exc.message):
+            # exc.message is the learner's own exception text
             failure.with_part(TestFailure(
                 "  If this comes from masked_softmax: after transpose_qkv the batch has B * num_heads rows, but "
                 "valid_lens has one entry per batch item. Repeat each length once per head with "
-                "torch.repeat_interleave(valid_lens, repeats=self.num_heads, dim=0)."))
+                "torch.repeat_interleave(valid_lens, repeats=self.num_heads, dim=0).",
+                mistake="multihead_attention.heads_lens_not_repeated"))
         raise failure from None
     check_type(got, text)
     return got, text
@@ -202,14 +228,15 @@ def broken_blocks(ctx):
 
 
 def dependency_note(ctx, parts):
+    """A TestFailure part saying which of the learner's building blocks among `parts` are wrong, or None."""
     broken = [name for name in broken_blocks(ctx) if name in parts]
     if not broken:
-        return ""
-    names = ", ".join(broken[:-1]) + (" and " if len(broken) > 1 else "") + broken[-1]
-    one = len(broken) == 1
-    return (f"Your {names} {'does' if one else 'do'} not match the reference yet (see {'its' if one else 'their'} own "
-            f"test{'' if one else 's'}), and this code is built on {'it' if one else 'them'}: fix "
-            f"{'it' if one else 'them'} first.")
+        return None
+    if len(broken) == 1:
+        return TestFailure("  Your {name} does not match the reference yet (see its own test), and this code is built "
+                           "on it: fix it first.", name=broken[0])
+    return TestFailure("  Your {names} and {last} do not match the reference yet (see their own tests), and this code "
+                       "is built on them: fix them first.", names=", ".join(broken[:-1]), last=broken[-1])
 
 
 def reference_module(ctx, name, *args, seed=0, **kwargs):
@@ -223,26 +250,30 @@ def copy_weights(ref, mine, what):
     lacking = [k for k in ours if k not in theirs]
     extra = [k for k in theirs if k not in ours]
     if lacking or extra:
-        lines = [f"the grader copies the reference's weights into your {what} by name, but the names differ."]
-        lines.append(f"    expected parameters: {', '.join(ours)}")
-        lines.append(f"    yours:               {', '.join(theirs) or '(none)'}")
+        failure = TestFailure("the grader copies the reference's weights into your {what} by name, but the names "
+                              "differ.\n    expected parameters: {expected}\n    yours:               {yours}",
+                              what=what, expected=", ".join(ours), yours=", ".join(theirs) or "(none)")
         if extra and all(k.endswith(".bias") for k in extra) and not lacking:
-            lines.append("  Your layers have biases although bias=False was passed: give every nn.Linear bias=bias.")
+            failure.with_part(TestFailure("  Your layers have biases although bias=False was passed: give every "
+                                          "nn.Linear bias=bias.", mistake="multihead_attention.bias_ignored"))
         elif lacking and all(k.endswith(".bias") for k in lacking) and not extra:
-            lines.append("  bias=True was passed, but your layers have no biases: give every nn.Linear bias=bias.")
+            failure.with_part(TestFailure("  bias=True was passed, but your layers have no biases: give every "
+                                          "nn.Linear bias=bias.", mistake="multihead_attention.bias_ignored"))
         else:
-            lines.append("  Name the layers self.W_q, self.W_k, self.W_v and self.W_o (nn.Linear each) and create "
-                         "no other parameters.")
-        raise TestFailure("\n".join(lines))
+            failure.with_part(TestFailure("  Name the layers self.W_q, self.W_k, self.W_v and self.W_o (nn.Linear "
+                                          "each) and create no other parameters.",
+                                          mistake="multihead_attention.layer_names"))
+        raise failure
     for key, value in ours.items():
         have = theirs[key]
         if isinstance(have, nn.parameter.UninitializedParameter):
             continue
         if tuple(have.shape) != tuple(value.shape):
-            raise TestFailure(f"in your {what}, {key} has shape {tuple(have.shape)}, expected {tuple(value.shape)}. "
-                              "nn.Linear(in_features, out_features) stores a weight of shape (out_features, "
-                              "in_features): W_q maps query_size, W_k key_size and W_v value_size to num_hiddens, "
-                              "and W_o maps num_hiddens to num_hiddens.")
+            raise TestFailure("in your {what}, {key} has shape {shape}, expected {expected}. nn.Linear(in_features, "
+                              "out_features) stores a weight of shape (out_features, in_features): W_q maps "
+                              "query_size, W_k key_size and W_v value_size to num_hiddens, and W_o maps num_hiddens to "
+                              "num_hiddens.", mistake="multihead_attention.linear_sizes", what=what, key=key,
+                              shape=str(tuple(have.shape)), expected=str(tuple(value.shape)))
     mine.load_state_dict(ours)
 
 
@@ -261,9 +292,10 @@ def mha_inputs(ctx, B, Q, K, key_size, query_size, value_size, seed):
 
 
 def mismatch_note(ctx, got, expected, ref, inputs, valid_lens, variants):
-    """Why the learner's output differs: a broken building block, or a familiar mistake; '' if unknown."""
+    """Why the learner's output differs (a TestFailure part): a broken building block, or a familiar mistake; None
+    if unknown."""
     note = dependency_note(ctx, BUILDING_BLOCKS)
-    if note or got.shape != expected.shape or got.device != expected.device:
+    if note is not None or got.shape != expected.shape or got.device != expected.device:
         return note
     with torch.no_grad():
         return first_match(got, expected, [(mha_variant(ref, *inputs, valid_lens, **kw), why) for kw, why in variants])
@@ -274,7 +306,7 @@ def check_against(ctx, got, expected, text, ref, inputs, valid_lens, variants):
         check_tensor(got, expected, text, atol=1e-5, rtol=1e-4)
     except TestFailure as failure:
         why = mismatch_note(ctx, got, expected, ref, inputs, valid_lens, variants)
-        raise (failure.with_part(TestFailure("  " + why)) if why else failure) from None
+        raise (failure.with_part(why) if why is not None else failure) from None
 
 
 def check_mha(ctx, ref, mine, what, inputs, valid_lens, variants=()):
@@ -288,30 +320,44 @@ def check_mha(ctx, ref, mine, what, inputs, valid_lens, variants=()):
 
 
 def scale_variants(num_hiddens, num_heads):
+    """(mha_variant keywords, a function making the TestFailure part that names the mistake) for wrong scalings."""
     head = num_hiddens // num_heads
     return [
-        ({"scale": math.sqrt(num_hiddens)}, f"The scores are divided by √num_hiddens = √{num_hiddens}; each head's "
-                                            f"dot products have only num_hiddens / num_heads = {head} terms, so "
-                                            f"divide by √{head}: use the last dimension of the per-head queries "
-                                            "(queries.shape[-1] inside DotProductAttention)."),
-        ({"scale": 1.0}, "The scores are not scaled: divide them by √d, d = the size of one head."),
-        ({"scale": float(head)}, f"The scores are divided by d = {head} instead of √d = √{head}."),
-        ({"scale": float(num_hiddens)}, f"The scores are divided by num_hiddens = {num_hiddens}; divide by √d with d "
-                                        "the size of one head."),
+        ({"scale": math.sqrt(num_hiddens)},
+         lambda: TestFailure("  The scores are divided by √num_hiddens = √{num_hiddens}; each head's dot products have "
+                             "only num_hiddens / num_heads = {head} terms, so divide by √{head}: use the last dimension "
+                             "of the per-head queries (queries.shape[-1] inside DotProductAttention).",
+                             mistake="multihead_attention.scale_num_hiddens", num_hiddens=num_hiddens, head=head)),
+        ({"scale": 1.0},
+         lambda: TestFailure("  The scores are not scaled: divide them by √d, d = the size of one head.",
+                             mistake="multihead_attention.scale_missing")),
+        ({"scale": float(head)},
+         lambda: TestFailure("  The scores are divided by d = {head} instead of √d = √{head}.",
+                             mistake="multihead_attention.scale_not_sqrt", head=head)),
+        ({"scale": float(num_hiddens)},
+         lambda: TestFailure("  The scores are divided by num_hiddens = {num_hiddens}; divide by √d with d the size of "
+                             "one head.", mistake="multihead_attention.scale_by_num_hiddens",
+                             num_hiddens=num_hiddens)),
     ]
 
 
 def lens_variants(num_heads):
+    """(mha_variant keywords, a function making the TestFailure part) for the valid lengths' typical mistakes."""
     return [
         ({"lens_mode": "repeat"},
-         f"The valid lengths went to the wrong heads: valid_lens.repeat({num_heads}) gives [l0, l1, ..., l0, l1, ...], "
-         "but transpose_qkv puts the heads of batch item b in the consecutive rows b * num_heads ... b * num_heads "
-         f"+ {num_heads - 1}. Each length must be repeated num_heads times in a row: "
-         "torch.repeat_interleave(valid_lens, repeats=num_heads, dim=0) gives [l0, l0, ..., l1, l1, ...]."),
-        ({"lens_mode": "none"}, "valid_lens has no effect: pass the repeated lengths on to your DotProductAttention "
-                                "so that the padded keys get weight 0."),
-        ({"skip_output": True}, "W_o is not applied: after gluing the heads back together with transpose_output, "
-                                "return self.W_o(...) of that (B, Q, num_hiddens) tensor."),
+         lambda: TestFailure("  The valid lengths went to the wrong heads: valid_lens.repeat({num_heads}) gives "
+                             "[l0, l1, ..., l0, l1, ...], but transpose_qkv puts the heads of batch item b in the "
+                             "consecutive rows b * num_heads ... b * num_heads + {last}. Each length must be repeated "
+                             "num_heads times in a row: torch.repeat_interleave(valid_lens, repeats=num_heads, dim=0) "
+                             "gives [l0, l0, ..., l1, l1, ...].", mistake="multihead_attention.heads_lens_repeat",
+                             num_heads=num_heads, last=num_heads - 1)),
+        ({"lens_mode": "none"},
+         lambda: TestFailure("  valid_lens has no effect: pass the repeated lengths on to your DotProductAttention so "
+                             "that the padded keys get weight 0.", mistake="multihead_attention.heads_lens_dropped")),
+        ({"skip_output": True},
+         lambda: TestFailure("  W_o is not applied: after gluing the heads back together with transpose_output, "
+                             "return self.W_o(...) of that (B, Q, num_hiddens) tensor.",
+                             mistake="multihead_attention.output_projection_missing")),
     ]
 
 
@@ -328,10 +374,26 @@ def softmax_cases(device, two_d=False):
         yield X, torch.randint(1, k + 1, shape, generator=gen).to(device)
 
 
+def shown(value, indent):
+    """fmt_tensor, with the lines after the first indented to line up under it."""
+    return fmt_tensor(value).replace("\n", "\n" + " " * indent)
+
+
+def wrote_into_X():
+    return TestFailure("  Your masked_softmax also wrote into X itself, the caller's scores (X[...] = value, or "
+                       "masked_fill_ on a view of X). That is not what makes these weights wrong, but it is safer to "
+                       "mask a copy: X.reshape(-1, K).masked_fill(~mask, -1e6) returns a new tensor.",
+                       mistake="multihead_attention.softmax_writes_input")
+
+
 def check_softmax(ctx, X, valid_lens, two_d=False):
+    """Compare the learner's masked_softmax with the reference and name a familiar mistake. Writing into X is not
+    wrong by itself (the book's own masked_softmax does it), but when the weights are wrong it is said too."""
     fn = ctx.fn("masked_softmax")
     what = fn.describe(X, valid_lens)
-    got = fn(X.clone(), None if valid_lens is None else valid_lens.clone())
+    X_arg = X.clone()
+    got = fn(X_arg, None if valid_lens is None else valid_lens.clone())
+    wrote = fn.mutated(X_arg) is not None
     check_type(got, what)
     expected = ctx.ref("masked_softmax")(X, valid_lens)
     if got.shape == expected.shape and got.device == expected.device and \
@@ -339,16 +401,21 @@ def check_softmax(ctx, X, valid_lens, two_d=False):
         whys = softmax_diagnosis(got, X, valid_lens)
         if len(whys) > 1:  # X too regular to tell the mistakes apart: ask again with random scores
             X2 = randn(tuple(X.shape), ctx.device, 13)
-            got2 = fn(X2, valid_lens.clone())
+            got2 = fn(X2.clone(), None if valid_lens is None else valid_lens.clone())
             if isinstance(got2, torch.Tensor) and got2.shape == X2.shape and got2.device == X2.device:
-                whys = [why for why in softmax_diagnosis(got2, X2, valid_lens) if why in whys]
-        why = whys[0] if len(whys) == 1 else ""
-        if why:
-            lines = [f"{what} returned the wrong weights."]
-            for label, value in (("X", X), ("valid_lens", valid_lens), ("expected", expected), ("got", got)):
-                lines.append(f"    {label:<10} = {fmt_tensor(value)}".replace("\n", "\n" + " " * 17))
-            raise TestFailure("\n".join(lines) + f"\n  {why}")
-    ctx.compare("masked_softmax", X, valid_lens, shrink=softmax_cases(ctx.device, two_d), atol=1e-6, rtol=1e-5)
+                again = softmax_diagnosis(got2, X2, valid_lens)
+                whys = {key: why for key, why in whys.items() if key in again}
+        if len(whys) == 1:
+            (why,) = whys.values()
+            failure = TestFailure("{what} returned the wrong weights.\n    X          = {X}\n    valid_lens = "
+                                  "{valid_lens}\n    expected   = {expected}\n    got        = {got}", what=what,
+                                  X=shown(X, 17), valid_lens=shown(valid_lens, 17), expected=shown(expected, 17),
+                                  got=shown(got, 17)).with_part(why())
+            raise (failure.with_part(wrote_into_X()) if wrote else failure)
+    try:
+        ctx.compare("masked_softmax", X, valid_lens, shrink=softmax_cases(ctx.device, two_d), atol=1e-6, rtol=1e-5)
+    except TestFailure as failure:
+        raise (failure.with_part(wrote_into_X()) if wrote else failure) from None
     return got
 
 
@@ -358,7 +425,6 @@ def softmax_1d(ctx):
     check_softmax(ctx, randn((2, 3, 5), ctx.device, 1), None)
     check_softmax(ctx, torch.zeros(2, 2, 4, device=ctx.device), lens([2, 3], ctx.device))
     check_softmax(ctx, randn((3, 4, 5), ctx.device, 2), lens([2, 5, 1], ctx.device))
-    ctx.device_probe("masked_softmax", lambda dev: (torch.ones(2, 3, 4, device=dev), torch.tensor([1, 3], device=dev)))
 
 
 @grader.test("masked_softmax with one valid length per query: masked weights exactly 0, rows sum to 1", points=1)
@@ -371,13 +437,13 @@ def softmax_2d(ctx):
     masked = torch.arange(6, device=ctx.device)[None, None, :] >= valid_lens[:, :, None]
     what = ctx.fn("masked_softmax").describe(X, valid_lens)
     if bool((got.detach()[masked] != 0).any()):
-        raise TestFailure(f"{what}: a masked weight is {float(got.detach()[masked].abs().max()):.3g} instead of exactly "
-                          "0. Replace the masked scores by -1e6 (not a small number) before the softmax.")
+        raise TestFailure("{what}: a masked weight is {largest:.3g} instead of exactly 0. Replace the masked scores by "
+                          "-1e6 (not a small number) before the softmax.",
+                          mistake="multihead_attention.mask_value_small", what=what,
+                          largest=float(got.detach()[masked].abs().max()))
     sums = got.detach().sum(dim=-1)
     if not torch.allclose(sums, torch.ones_like(sums), atol=1e-5):
-        raise TestFailure(f"{what}: the rows sum to {fmt_tensor(sums)} instead of 1.")
-    ctx.device_probe("masked_softmax", lambda dev: (torch.ones(2, 3, 4, device=dev),
-                                                    torch.ones(2, 3, dtype=torch.long, device=dev)))
+        raise TestFailure("{what}: the rows sum to {sums} instead of 1.", what=what, sums=fmt_tensor(sums))
 
 
 # -- DotProductAttention -------------------------------------------------------------------------------------------
@@ -399,23 +465,29 @@ def dot_product_attention(ctx):
                          f"{None if valid_lens is None else valid_lens.tolist()}", atol=1e-5, rtol=1e-4)
         except TestFailure as failure:
             why = dependency_note(ctx, ["masked_softmax"])
-            if not why and got.shape == expected.shape and got.device == expected.device:
+            if why is None and got.shape == expected.shape and got.device == expected.device:
                 why = first_match(got, expected, [
                     (attention_variant(queries, keys, values, valid_lens, 1.0),
-                     "The scores are not scaled: divide queries @ keysᵀ by √d, d = queries.shape[-1]."),
+                     lambda: TestFailure("  The scores are not scaled: divide queries @ keysᵀ by √d, d = "
+                                         "queries.shape[-1].", mistake="multihead_attention.scale_missing")),
                     (attention_variant(queries, keys, values, valid_lens, float(d)),
-                     f"The scores are divided by d = {d}; divide them by √d = √{d}."),
+                     lambda: TestFailure("  The scores are divided by d = {d}; divide them by √d = √{d}.",
+                                         mistake="multihead_attention.scale_not_sqrt", d=d)),
                     (attention_variant(queries, keys, values, valid_lens, math.sqrt(K)),
-                     f"The scores are divided by √(number of keys) = √{K}; divide by √d with d = queries.shape[-1], "
-                     "the length of one query vector."),
+                     lambda: TestFailure("  The scores are divided by √(number of keys) = √{K}; divide by √d with d = "
+                                         "queries.shape[-1], the length of one query vector.",
+                                         mistake="multihead_attention.scale_num_keys", K=K)),
                     (attention_variant(queries, keys, values, None, math.sqrt(d)),
-                     "valid_lens has no effect: compute the weights with masked_softmax(scores, valid_lens)."),
+                     lambda: TestFailure("  valid_lens has no effect: compute the weights with masked_softmax(scores, "
+                                         "valid_lens).", mistake="multihead_attention.attention_lens_ignored")),
                 ])
-            raise (failure.with_part(TestFailure("  " + why)) if why else failure) from None
+            raise (failure.with_part(why) if why is not None else failure) from None
         weights = getattr(attention, "attention_weights", None)
         if not isinstance(weights, torch.Tensor):
-            raise TestFailure(f"after {text}, self.attention_weights is {describe(weights)}; store the softmax "
-                              "weights there (shape (B, Q, K)) before applying dropout: d2l plots them.")
+            raise TestFailure("after {text}, self.attention_weights is {got}; store the softmax weights there (shape "
+                              "(B, Q, K)) before applying dropout: d2l plots them.",
+                              mistake="multihead_attention.attention_weights_missing", text=text,
+                              got=describe(weights))
         check_tensor(weights, ref.attention_weights, f"self.attention_weights after {text}", atol=1e-6, rtol=1e-5)
 
 
@@ -432,17 +504,19 @@ def transposes(ctx):
     expected = ctx.ref("transpose_qkv")(X, 2)
     if got.shape == expected.shape and got.device == expected.device and not torch.equal(got, expected):
         if torch.equal(got, X.reshape(4, 3, 2)):
-            why = ("You reshaped straight to (B * num_heads, T, s) without the permute, so a 'head' mixes time steps. "
-                   "Reshape to (B, T, num_heads, s), permute(0, 2, 1, 3), then reshape to (B * num_heads, T, s).")
+            why = TestFailure("  You reshaped straight to (B * num_heads, T, s) without the permute, so a 'head' mixes "
+                              "time steps. Reshape to (B, T, num_heads, s), permute(0, 2, 1, 3), then reshape to "
+                              "(B * num_heads, T, s).", mistake="multihead_attention.heads_without_permute")
         elif torch.equal(got, X.reshape(2, 3, 2, 2).permute(2, 0, 1, 3).reshape(4, 3, 2)):
-            why = ("The rows are ordered head-major (row h * B + b). The course puts the heads of one batch item next "
-                   "to each other (row b * num_heads + h): permute(0, 2, 1, 3), not permute(2, 0, 1, 3).")
+            why = TestFailure("  The rows are ordered head-major (row h * B + b). The course puts the heads of one "
+                              "batch item next to each other (row b * num_heads + h): permute(0, 2, 1, 3), not "
+                              "permute(2, 0, 1, 3).", mistake="multihead_attention.heads_head_major")
         else:
-            why = "Row b * num_heads + h must hold X[b, :, h * s:(h + 1) * s] with s = num_hiddens / num_heads."
-        lines = [f"{what} returned the wrong layout."]
-        for label, value in (("X", X), ("expected", expected), ("got", got)):
-            lines.append(f"    {label:<8} = {fmt_tensor(value)}".replace("\n", "\n" + " " * 15))
-        raise TestFailure("\n".join(lines) + f"\n  {why}")
+            why = TestFailure("  Row b * num_heads + h must hold X[b, :, h * s:(h + 1) * s] with s = num_hiddens / "
+                              "num_heads.")
+        raise TestFailure("{what} returned the wrong layout.\n    X        = {X}\n    expected = {expected}\n"
+                          "    got      = {got}", what=what, X=shown(X, 15), expected=shown(expected, 15),
+                          got=shown(got, 15)).with_part(why)
     check_tensor(got, expected, what)
     ctx.compare("transpose_qkv", randn((3, 5, 12), ctx.device, 7), 3)
     ctx.compare("transpose_output", randn((6, 5, 4), ctx.device, 8), 2)
@@ -520,6 +594,11 @@ def mha_scaling(ctx):
     check_mha(ctx, ref, mine, what, inputs, lens([4, 5], ctx.device), scale_variants(16, 4) + lens_variants(4))
 
 
+META_ADVICE = ("  Create new tensors with device=X.device (e.g. torch.arange(K, device=X.device)) so your code also "
+               "works when the inputs live on a GPU; we check this with tensors on PyTorch's 'meta' device, a "
+               "stand-in for a GPU.")
+
+
 def module_device_probe(ctx, args, make_inputs):
     """Like ctx.device_probe, for a module: run it on PyTorch's 'meta' device (shapes only, a stand-in for a GPU)."""
     if not ctx.should_probe_devices():
@@ -528,18 +607,25 @@ def module_device_probe(ctx, args, make_inputs):
     module = module.to("meta")
     inputs = make_inputs(torch.device("meta"))
     text = f"{what}({', '.join(describe(a) for a in inputs)})"
-    advice = ("Create new tensors with device=X.device (e.g. torch.arange(K, device=X.device)) so your code also "
-              "works when the inputs live on a GPU; we check this with tensors on PyTorch's 'meta' device, a "
-              "stand-in for a GPU.")
-    got = ctx.run_on_meta(text, lambda: module(*inputs), advice)
+    got = ctx.run_on_meta(text, lambda: module(*inputs), META_ADVICE)
     if isinstance(got, torch.Tensor) and got.device.type != "meta":
-        raise TestFailure(f"{text} returned a tensor on {got.device}, not on the inputs' device. {advice}")
+        raise TestFailure("{text} returned a tensor on {device}, not on the inputs' device. Create new tensors with "
+                          "device=X.device (e.g. torch.arange(K, device=X.device)) so your code also works when the "
+                          "inputs live on a GPU; we check this with tensors on PyTorch's 'meta' device, a stand-in "
+                          "for a GPU.", text=text, device=str(got.device))
+
+
+def output_matches(got, expected):
+    return got.shape == expected.shape and got.device == expected.device and bool(
+        torch.allclose(got.detach(), expected.detach(), atol=1e-5, rtol=1e-4))
 
 
 @grader.test("eval mode is deterministic, gradients reach W_q, W_k, W_v and W_o, the device is kept", points=1)
 def mha_eval_grad_device(ctx):
-    """dropout = 0.5 in eval mode: two calls agree with each other and with the reference. Then dropout 0 in
-    training mode: the gradients of every projection match the reference's. The result stays on the inputs' device."""
+    """dropout = 0.5 in eval mode: two calls agree. Then dropout 0 in training mode: every projection gets a
+    gradient; when the output matches the reference's, the gradients must match the reference's too, and
+    otherwise autograd's directional derivatives must match finite differences of your own module (the values
+    are the other tests' business). The result stays on the inputs' device."""
     args = (5, 4, 3, 8, 2, 0.5)
     ref, mine, what = mha_pair(ctx, args, seed=5)
     inputs = mha_inputs(ctx, 3, 4, 5, 5, 4, 3, seed=60)
@@ -548,16 +634,16 @@ def mha_eval_grad_device(ctx):
         first, text = call(ctx, mine, what + ".eval()", *inputs, valid_lens)
         second, _ = call(ctx, mine, what + ".eval()", *inputs, valid_lens)
     if first.device != inputs[0].device:
-        raise TestFailure(f"{text} returned a tensor on {first.device}, but the inputs are on {inputs[0].device}. "
-                          "Create new tensors with device=X.device and avoid .cpu() or .numpy().")
+        raise TestFailure("{text} returned a tensor on {got}, but the inputs are on {device}. Create new tensors with "
+                          "device=X.device and avoid .cpu() or .numpy().", text=text, got=str(first.device),
+                          device=str(inputs[0].device))
     if first.shape == second.shape and not torch.equal(first, second):
-        raise TestFailure(f"two calls of {text} in eval mode gave different results: dropout is still active. Use "
-                          "an nn.Dropout module (it switches itself off in eval mode), or pass "
-                          "training=self.training to the functional dropout.")
+        raise TestFailure("two calls of {text} in eval mode gave different results: dropout is still active. Use an "
+                          "nn.Dropout module (it switches itself off in eval mode), or pass training=self.training "
+                          "to the functional dropout.", mistake="multihead_attention.dropout_in_eval", text=text)
     with torch.no_grad():
-        expected = ref(*inputs, valid_lens)
-    check_against(ctx, first, expected, text + " in eval mode (dropout inactive) with the reference's weights", ref,
-                  inputs, valid_lens, lens_variants(2) + scale_variants(8, 2))
+        expected_eval = ref(*inputs, valid_lens)
+    eval_text = text
 
     ref, mine, what = mha_pair(ctx, args[:5] + (0.0,), seed=6)
     ref.train()
@@ -565,18 +651,58 @@ def mha_eval_grad_device(ctx):
     weights = randn((3, 4, 8), ctx.device, 61)
     got, text = call(ctx, mine, what, *inputs, valid_lens)
     if not got.requires_grad:
-        raise TestFailure(f"{text} returned a tensor that autograd cannot differentiate, so W_q, W_k, W_v and W_o "
-                          "cannot learn. Keep every step a tensor operation (no .detach(), .item() or .numpy()).")
+        raise TestFailure("{text} returned a tensor that autograd cannot differentiate, so W_q, W_k, W_v and W_o "
+                          "cannot learn. Keep every step a tensor operation (no .detach(), .item() or .numpy()).",
+                          mistake="multihead_attention.output_not_differentiable", text=text)
+    if got.shape != weights.shape:  # the shape is the value tests' business; any fixed weights do for gradients
+        weights = randn(tuple(got.shape), ctx.device, 61)
     (got * weights).sum().backward()
-    (ref(*inputs, valid_lens) * weights).sum().backward()
-    for name in ("W_q", "W_k", "W_v", "W_o"):
-        grad = getattr(mine, name).weight.grad
-        if grad is None:
-            raise TestFailure(f"after backpropagating through {text}, {name}.weight has no gradient: the output "
-                              f"does not depend on {name} through differentiable operations.")
-        check_tensor(grad, getattr(ref, name).weight.grad,
-                     f"the gradient of (output · G).sum() with respect to {name}.weight, where output = {text}",
-                     atol=1e-5, rtol=1e-4)
+    expected = ref(*inputs, valid_lens)
+    matches = output_matches(got, expected)
+    if matches:
+        (expected * weights).sum().backward()
+    names = ("W_q", "W_k", "W_v", "W_o")
+    for name in names:
+        if getattr(mine, name).weight.grad is None:
+            raise TestFailure("after backpropagating through {text}, {name}.weight has no gradient: the output does not "
+                              "depend on {name} through differentiable operations.", text=text, name=name)
+    if matches and not output_matches(first, expected_eval):
+        # right with dropout 0, wrong in eval mode with dropout 0.5: dropout still changes something in eval mode
+        try:
+            check_tensor(first, expected_eval, eval_text + " in eval mode (dropout inactive) with the reference's "
+                         "weights", atol=1e-5, rtol=1e-4)
+        except TestFailure as failure:
+            raise failure.with_part(TestFailure(
+                "  With dropout 0 your module matches the reference, so the difference comes from dropout: in eval mode "
+                "nn.Dropout returns its input unchanged (no rescaling either).",
+                mistake="multihead_attention.dropout_eval_scaling")) from None
+    if matches:
+        for name in names:
+            check_tensor(getattr(mine, name).weight.grad, getattr(ref, name).weight.grad,
+                         f"the gradient of (output · G).sum() with respect to {name}.weight, where output = {text}",
+                         atol=1e-5, rtol=1e-4)
+    else:  # the values are wrong (the value tests say why): autograd must at least see what the code computes
+        gen = torch.Generator().manual_seed(62)
+        eps = 1e-2
+        for name in names:
+            W = getattr(mine, name).weight
+            v = torch.randn(tuple(W.shape), generator=gen).to(W.device)
+            analytic = float((W.grad * v).sum())
+            values = []
+            with torch.no_grad():
+                for sign in (1, -1):
+                    W.add_(sign * eps * v)
+                    out, _ = call(ctx, mine, what, *inputs, valid_lens)
+                    W.sub_(sign * eps * v)
+                    values.append(float((out * weights).sum()))
+            numeric = (values[0] - values[1]) / (2 * eps)
+            if abs(numeric - analytic) > 1e-2 + 2e-2 * abs(numeric):
+                raise TestFailure("the gradient that autograd computes for {name}.weight through {text} does not match "
+                                  "how the output really changes with it (a directional derivative of {analytic:.4g} "
+                                  "from autograd, {numeric:.4g} from finite differences). Part of the computation is "
+                                  "hidden from autograd: no .detach(), .data, .item() or torch.no_grad() inside "
+                                  "forward.", mistake="multihead_attention.hidden_from_autograd", name=name,
+                                  text=text, analytic=analytic, numeric=numeric)
     module_device_probe(ctx, args, lambda dev: (torch.ones(2, 3, 4, device=dev), torch.ones(2, 5, 5, device=dev),
                                                 torch.ones(2, 5, 3, device=dev), torch.tensor([2, 5], device=dev)))
 
@@ -675,11 +801,12 @@ def encoder_learns(ctx):
             return attention(X, X, X, valid_lens)
         out, text = call(ctx, attention, what, X, X, X, valid_lens)
         if tuple(out.shape) != tuple(X.shape):
-            raise TestFailure(f"{text} returned shape {tuple(out.shape)}; expected {tuple(X.shape)}, i.e. "
-                              "(B, Q, num_hiddens).")
+            raise TestFailure("{text} returned shape {shape}; expected {expected}, i.e. (B, Q, num_hiddens).",
+                              text=text, shape=str(tuple(out.shape)), expected=str(tuple(X.shape)))
         if not out.requires_grad:
-            raise TestFailure(f"{text} returned a tensor that autograd cannot differentiate, so the model cannot "
-                              "learn. Keep every step a tensor operation.")
+            raise TestFailure("{text} returned a tensor that autograd cannot differentiate, so the model cannot learn. "
+                              "Keep every step a tensor operation.",
+                              mistake="multihead_attention.output_not_differentiable", text=text)
         checked.append(True)
         return out
 

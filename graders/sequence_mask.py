@@ -30,49 +30,59 @@ def ints(shape, device, seed, dtype=torch.float32):
 
 
 def mask_diagnosis(ctx, got, X, valid_len, value):
-    """A sentence naming the likely mistake when `got` matches a typical wrong variant, else ''."""
+    """A TestFailure part naming the likely mistake when `got` matches a typical wrong variant, else None."""
     ref = ctx.ref("sequence_mask")
     steps = X.shape[1]
     variants = [
         (ref(X, torch.clamp(valid_len + 1, max=steps), value=value),
-         "The step at index valid_len[b] is padding too: step indices start at 0, so a sequence with valid_len = 2 "
-         "owns steps 0 and 1 only. Compare with `<`, not `<=`."),
+         lambda: TestFailure("  The step at index valid_len[b] is padding too: step indices start at 0, so a sequence "
+                             "with valid_len = 2 owns steps 0 and 1 only. Compare with `<`, not `<=`.",
+                             mistake="sequence_mask.boundary_included")),
         (ref(X, torch.clamp(valid_len - 1, min=0), value=value),
-         "You also masked the last real step, index valid_len[b] - 1: keep every step t with t < valid_len[b]."),
-        (X, "Nothing was masked: every step t >= valid_len[b] must become `value`."),
+         lambda: TestFailure("  You also masked the last real step, index valid_len[b] - 1: keep every step t with "
+                             "t < valid_len[b].", mistake="sequence_mask.last_step_masked")),
+        (X, lambda: TestFailure("  Nothing was masked: every step t >= valid_len[b] must become `value`.",
+                                mistake="sequence_mask.nothing_masked")),
     ]
     if value != 0:
         variants.append((ref(X, valid_len, value=0),
-                         f"The padded entries are 0, but value={value!r} was passed: write `value` into them, not a "
-                         "hard-coded 0."))
+                         lambda: TestFailure("  The padded entries are 0, but value={value!r} was passed: write "
+                                             "`value` into them, not a hard-coded 0.",
+                                             mistake="sequence_mask.value_ignored", value=value)))
     for candidate, why in variants:
         if candidate is not None and candidate.shape == got.shape and torch.equal(got.detach().to(candidate.dtype),
                                                                                   candidate):
-            return why
-    return ""
+            return why()
+    return None
 
 
-def check_mask(ctx, X, valid_len, value=None, shrink=None, hint=""):
-    """Compare the learner's sequence_mask with the reference; name the mistake when it is a familiar one."""
+def shown(value, indent):
+    """fmt_tensor, with the lines after the first indented to line up under it."""
+    return fmt_tensor(value).replace("\n", "\n" + " " * indent)
+
+
+def check_mask(ctx, X, valid_len, value=None, shrink=None, hint=None):
+    """Compare the learner's sequence_mask with the reference; name the mistake when it is a familiar one. `hint`,
+    a TestFailure part, is added when the learner's code fails on a shape mismatch."""
     fn = ctx.fn("sequence_mask")
     kwargs = {} if value is None else {"value": value}
     what = fn.describe(X, valid_len, **kwargs)
     try:
         got = fn(X.clone(), valid_len.clone(), **kwargs)
     except LearnerError as err:
-        text = err.remote.message if err.remote is not None else ""
+        text = err.remote.message if err.remote is not None else ""  # the learner's own exception text
         shape_error = "must match the size" in text or "shape" in text
-        raise (err.failure.with_part(TestFailure(hint.lstrip("\n"))) if shape_error and hint else err.failure) from None
+        raise (err.failure.with_part(hint) if shape_error and hint is not None else err.failure) from None
     check_type(got, what)
     expected = ctx.ref("sequence_mask")(X, valid_len, **kwargs)
     if got.shape == expected.shape and got.device == expected.device and not torch.equal(
             got.detach().to(expected.dtype), expected):
         why = mask_diagnosis(ctx, got, X, valid_len, 0 if value is None else value)
-        if why:
-            lines = [f"{what} returned the wrong entries."]
-            for label, value_ in (("X", X), ("valid_len", valid_len), ("expected", expected), ("got", got)):
-                lines.append(f"    {label:<9} = {fmt_tensor(value_)}".replace("\n", "\n" + " " * 16))
-            raise TestFailure("\n".join(lines) + f"\n  {why}")
+        if why is not None:
+            raise TestFailure("{what} returned the wrong entries.\n    X         = {X}\n    valid_len = {valid_len}\n"
+                              "    expected  = {expected}\n    got       = {got}", what=what, X=shown(X, 16),
+                              valid_len=shown(valid_len, 16), expected=shown(expected, 16),
+                              got=shown(got, 16)).with_part(why)
     ctx.compare("sequence_mask", X, valid_len, shrink=shrink, **kwargs)
 
 
@@ -104,44 +114,54 @@ def value_argument(ctx):
 
 @grader.test("3-D and 4-D X", points=1)
 def more_dims(ctx):
-    hint = ("\n  For X of shape (batch, steps, ...), give the (batch, steps) mask trailing dimensions of size 1 (e.g. "
-            "mask.reshape(mask.shape + (1,) * (X.dim() - 2))) so it broadcasts over every entry of a step.")
+    """The default value only (the value argument has its own test)."""
+    def hint():
+        return TestFailure("  For X of shape (batch, steps, ...), give the (batch, steps) mask trailing dimensions of "
+                           "size 1 (e.g. mask.reshape(mask.shape + (1,) * (X.dim() - 2))) so it broadcasts over every "
+                           "entry of a step.", mistake="sequence_mask.mask_not_broadcast")
+
     check_mask(ctx, ints((3, 4, 2), ctx.device, 3), torch.tensor([1, 4, 2], device=ctx.device),
-               shrink=small_cases(ctx.device, torch.float32, (2,)), hint=hint)
-    check_mask(ctx, ints((2, 3, 2, 2), ctx.device, 4), torch.tensor([3, 1], device=ctx.device), value=-1,
-               shrink=small_cases(ctx.device, torch.float32, (2, 2)), hint=hint)
+               shrink=small_cases(ctx.device, torch.float32, (2,)), hint=hint())
+    check_mask(ctx, ints((2, 3, 2, 2), ctx.device, 4), torch.tensor([3, 1], device=ctx.device),
+               shrink=small_cases(ctx.device, torch.float32, (2, 2)), hint=hint())
 
 
 @grader.test("valid_len 0 and valid_len = steps", points=1)
 def extreme_lengths(ctx):
-    """valid_len = 0 masks the whole row; valid_len = steps masks nothing."""
+    """valid_len = 0 masks the whole row; valid_len = steps masks nothing (the default value only)."""
     check_mask(ctx, ints((3, 4), ctx.device, 5), torch.tensor([0, 4, 0], device=ctx.device),
                shrink=small_cases(ctx.device, torch.float32))
     check_mask(ctx, ints((2, 5), ctx.device, 6), torch.tensor([5, 5], device=ctx.device),
                shrink=small_cases(ctx.device, torch.float32))
-    check_mask(ctx, ints((2, 5), ctx.device, 7), torch.tensor([0, 0], device=ctx.device), value=-1,
+    check_mask(ctx, ints((2, 5), ctx.device, 7), torch.tensor([0, 0], device=ctx.device),
                shrink=small_cases(ctx.device, torch.float32))
 
 
 @grader.test("the result is on X's device and X is left unchanged", points=1)
 def device_and_input(ctx):
+    """Only where the result lives and what happens to the caller's tensors count here; the values are the other
+    tests' business."""
     fn = ctx.fn("sequence_mask")
     X = torch.arange(1.0, 13.0, device=ctx.device).reshape(3, 4)
     valid_len = torch.tensor([1, 4, 2], device=ctx.device)
-    X_before, len_before = X.clone(), valid_len.clone()
-    got = fn(X, valid_len)
-    what = fn.describe(X_before, len_before)
+    X_arg, len_arg = X.clone(), valid_len.clone()
+    got = fn(X_arg, len_arg)
+    X_after, len_after = fn.mutated(X_arg), fn.mutated(len_arg)  # what the learner's code wrote into them, if anything
+    what = fn.describe(X, valid_len)
     check_type(got, what)
-    if not torch.equal(X, X_before):
-        lines = [f"{what} changed X itself:"]
-        for label, value in (("X before", X_before), ("X after", X)):
-            lines.append(f"    {label:<8} = {fmt_tensor(value)}".replace("\n", "\n" + " " * 15))
-        raise TestFailure("\n".join(lines) + "\n  The caller's tensor must stay as it was. Return a new tensor: "
-                          "torch.where(mask, X, value), X.masked_fill(~mask, value), or do the assignment on "
-                          "X.clone().")
-    if not torch.equal(valid_len, len_before):
-        raise TestFailure(f"{what} changed valid_len itself; leave the caller's tensors as they were.")
-    check_mask(ctx, X_before, len_before)
+    if X_after is not None:
+        raise TestFailure("{what} changed X itself:\n    X before = {before}\n    X after  = {after}\n  The caller's "
+                          "tensor must stay as it was. Return a new tensor: torch.where(mask, X, value), "
+                          "X.masked_fill(~mask, value), or do the assignment on X.clone().",
+                          mistake="sequence_mask.input_modified", what=what, before=shown(X, 15),
+                          after=shown(X_after, 15))
+    if len_after is not None:
+        raise TestFailure("{what} changed valid_len itself; leave the caller's tensors as they were.",
+                          mistake="sequence_mask.valid_len_modified", what=what)
+    if got.device != X.device:
+        raise TestFailure("{what} returned a tensor on {got}, but X is on {device}. Build the mask on X's device "
+                          "(torch.arange(steps, device=X.device)) and avoid .cpu() or .numpy().", what=what,
+                          got=str(got.device), device=str(X.device))
     ctx.device_probe("sequence_mask", lambda dev: (torch.ones(2, 3, device=dev), torch.tensor([1, 2], device=dev)))
 
 
@@ -150,10 +170,10 @@ def device_and_input(ctx):
 def loss_class(ctx):
     cls = ctx.fn("MaskedSoftmaxCELoss")
     if not cls.is_subclass_of(nn.CrossEntropyLoss):
-        bases = ", ".join(cls.bases) or "object"
-        raise TestFailure(f"MaskedSoftmaxCELoss subclasses ({bases}), not nn.CrossEntropyLoss. Keep the course's "
+        raise TestFailure("MaskedSoftmaxCELoss subclasses ({bases}), not nn.CrossEntropyLoss. Keep the course's "
                           "declaration `class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):` so that super().forward "
-                          "computes the per-token cross-entropy for you.")
+                          "computes the per-token cross-entropy for you.", mistake="sequence_mask.loss_not_subclass",
+                          bases=", ".join(cls.bases) or "object")
     return cls
 
 
@@ -170,35 +190,44 @@ def call_loss(ctx, cls, pred, label, valid_len, loss=None):
         got = loss(pred, label, valid_len)
     except RemoteError as exc:  # everything the learner's code raises becomes a verdict
         failure = ctx.explain(exc, what)
-        text = exc.message
+        text = exc.message  # the learner's own exception text
         if "target size" in text or "expected target" in text.lower() or "only batches of spatial targets" in text:
             failure.with_part(TestFailure(
                 "  nn.CrossEntropyLoss wants the classes in dimension 1: pass pred.permute(0, 2, 1), of shape "
-                "(batch, vocab_size, steps), together with label of shape (batch, steps)."))
+                "(batch, vocab_size, steps), together with label of shape (batch, steps).",
+                mistake="sequence_mask.loss_not_permuted"))
         raise failure from None
     return got, what, loss
 
 
 def loss_variants(pred, label, valid_len):
-    """Typical wrong versions of the loss, each with the sentence that names the mistake."""
+    """Typical wrong versions of the loss, each with a function that makes the TestFailure part naming it."""
     steps = label.shape[1]
     keep = torch.arange(steps, device=label.device)[None, :] < valid_len[:, None]
     keep_le = torch.arange(steps, device=label.device)[None, :] <= valid_len[:, None]
     per_token = F.cross_entropy(pred.detach().permute(0, 2, 1), label, reduction="none")
     masked = per_token * keep
     return [
-        (per_token.mean(dim=1), "The padded steps are not masked: multiply the per-token losses by "
-                                "weights = sequence_mask(torch.ones_like(label), valid_len) before averaging."),
-        (masked.sum(dim=1) / valid_len, "You divided by valid_len; the course's convention is the mean over all "
-                                        "steps: (unweighted_loss * weights).mean(dim=1). (Dividing by valid_len "
-                                        "also gives 0 / 0 = NaN when valid_len is 0.)"),
-        (masked.sum(dim=1), "You summed over the steps; take the mean over them: .mean(dim=1)."),
+        (per_token.mean(dim=1),
+         lambda: TestFailure("  The padded steps are not masked: multiply the per-token losses by weights = "
+                             "sequence_mask(torch.ones_like(label), valid_len) before averaging.",
+                             mistake="sequence_mask.loss_not_masked")),
+        (masked.sum(dim=1) / valid_len,
+         lambda: TestFailure("  You divided by valid_len; the course's convention is the mean over all steps: "
+                             "(unweighted_loss * weights).mean(dim=1). (Dividing by valid_len also gives 0 / 0 = NaN "
+                             "when valid_len is 0.)", mistake="sequence_mask.loss_divided_by_valid_len")),
+        (masked.sum(dim=1),
+         lambda: TestFailure("  You summed over the steps; take the mean over them: .mean(dim=1).",
+                             mistake="sequence_mask.loss_summed")),
         (per_token.mean() * keep.to(per_token.dtype).mean(dim=1),
-         "Each loss is the batch's average token loss times the fraction of valid steps: super().forward still "
-         "averaged over every token, padding included, before your mask could act. Set self.reduction = 'none' "
-         "before calling super().forward so it returns one loss per token, of shape (batch, steps)."),
-        ((per_token * keep_le).mean(dim=1), "One padded step per sequence is counted: the weights come from your "
-                                            "sequence_mask, which keeps the step at index valid_len (use < not <=)."),
+         lambda: TestFailure("  Each loss is the batch's average token loss times the fraction of valid steps: "
+                             "super().forward still averaged over every token, padding included, before your mask "
+                             "could act. Set self.reduction = 'none' before calling super().forward so it returns one "
+                             "loss per token, of shape (batch, steps).", mistake="sequence_mask.loss_reduction_mean")),
+        ((per_token * keep_le).mean(dim=1),
+         lambda: TestFailure("  One padded step per sequence is counted: the weights come from your sequence_mask, "
+                             "which keeps the step at index valid_len (use < not <=).",
+                             mistake="sequence_mask.boundary_included")),
     ]
 
 
@@ -207,24 +236,28 @@ def check_loss(got, expected, what, pred, label, valid_len):
     check_type(got, what)
     batch, steps = label.shape
     if got.shape != expected.shape:
+        shape = str(tuple(got.shape))
         if got.dim() == 0:
-            why = ("a single number: the loss averaged the whole batch. Set self.reduction = 'none' before calling "
-                   "super().forward, then average over the steps only: .mean(dim=1).")
-        elif tuple(got.shape) == (batch, steps):
-            why = "one loss per token: average over the steps with .mean(dim=1) to get one loss per sequence."
-        else:
-            why = ("check that pred is permuted to (batch, vocab_size, steps) and that you average over the steps "
-                   "(dim=1) only.")
-        raise TestFailure(f"{what} returned shape {tuple(got.shape)}; expected ({batch},), one loss per sequence. "
-                          f"You returned {why}")
+            raise TestFailure("{what} returned shape {shape}; expected ({batch},), one loss per sequence. You returned "
+                              "a single number: the loss averaged the whole batch. Set self.reduction = 'none' before "
+                              "calling super().forward, then average over the steps only: .mean(dim=1).",
+                              mistake="sequence_mask.loss_scalar", what=what, shape=shape, batch=batch)
+        if tuple(got.shape) == (batch, steps):
+            raise TestFailure("{what} returned shape {shape}; expected ({batch},), one loss per sequence. You returned "
+                              "one loss per token: average over the steps with .mean(dim=1) to get one loss per "
+                              "sequence.", mistake="sequence_mask.loss_per_token", what=what, shape=shape,
+                              batch=batch)
+        raise TestFailure("{what} returned shape {shape}; expected ({batch},), one loss per sequence. Check that pred "
+                          "is permuted to (batch, vocab_size, steps) and that you average over the steps (dim=1) "
+                          "only.", what=what, shape=shape, batch=batch)
     if got.shape == expected.shape and got.device == expected.device:
         g = got.detach().to(torch.float64)
         for candidate, why in loss_variants(pred, label, valid_len):
             c = candidate.to(torch.float64)
             if not torch.allclose(c, expected.detach().to(torch.float64), rtol=1e-4, atol=1e-5, equal_nan=True) \
                     and torch.allclose(g, c, rtol=1e-4, atol=1e-5, equal_nan=True):
-                raise TestFailure(f"{what} returned the wrong losses.\n  expected: {fmt_tensor(expected)}\n"
-                                  f"  got:      {fmt_tensor(got)}\n  {why}")
+                raise TestFailure("{what} returned the wrong losses.\n  expected: {expected}\n  got:      {got}",
+                                  what=what, expected=fmt_tensor(expected), got=fmt_tensor(got)).with_part(why())
     check_tensor(got, expected, what, atol=1e-5, rtol=1e-5)
 
 
@@ -251,27 +284,29 @@ def loss_random(ctx):
     weights = torch.randn(4, generator=gen).to(ctx.device)
     pred = pred0.clone().requires_grad_(True)
     got, what, _ = call_loss(ctx, cls, pred, label.clone(), valid_len.clone())
+    pred_changed = ctx.link.mutated(pred) is not None
     pred_ref = pred0.clone().requires_grad_(True)
     expected = ctx.ref("MaskedSoftmaxCELoss")()(pred_ref, label, valid_len)
     check_loss(got, expected, what, pred0, label, valid_len)
-    if ctx.link.mutated(pred) is not None:
-        raise TestFailure(f"{what} changed pred itself; compute the loss without writing into its inputs.")
+    if pred_changed:
+        raise TestFailure("{what} changed pred itself; compute the loss without writing into its inputs.",
+                          mistake="sequence_mask.loss_modifies_pred", what=what)
     if not got.requires_grad:
-        raise TestFailure(f"{what} returned a loss that autograd cannot differentiate, so no model could learn from "
-                          "it. Keep every step a tensor operation on pred (no .item(), .detach(), .numpy() or "
-                          "torch.tensor(...)).")
+        raise TestFailure("{what} returned a loss that autograd cannot differentiate, so no model could learn from it. "
+                          "Keep every step a tensor operation on pred (no .item(), .detach(), .numpy() or "
+                          "torch.tensor(...)).", mistake="sequence_mask.loss_not_differentiable", what=what)
     (grad,) = torch.autograd.grad((got * weights).sum(), pred, allow_unused=True)
     if grad is None:
-        raise TestFailure(f"no gradient reaches pred from {what}: the loss must be computed from pred with "
-                          "differentiable tensor operations.")
+        raise TestFailure("no gradient reaches pred from {what}: the loss must be computed from pred with "
+                          "differentiable tensor operations.", what=what)
     (grad_ref,) = torch.autograd.grad((expected * weights).sum(), pred_ref)
     padded = torch.arange(6, device=ctx.device)[None, :] >= valid_len[:, None]
     leak = grad[padded]
     if bool((leak != 0).any()):
-        raise TestFailure(f"the gradient of (loss · w).sum() with respect to pred, where loss = {what}, is not zero "
-                          f"at padded steps (largest magnitude {float(leak.abs().max()):.4g}). Padding must have no "
-                          "influence at all: multiply the per-token losses by the 0/1 weights from your "
-                          "sequence_mask.")
+        raise TestFailure("the gradient of (loss · w).sum() with respect to pred, where loss = {what}, is not zero at "
+                          "padded steps (largest magnitude {largest:.4g}). Padding must have no influence at all: "
+                          "multiply the per-token losses by the 0/1 weights from your sequence_mask.",
+                          mistake="sequence_mask.padding_leaks", what=what, largest=float(leak.abs().max()))
     check_tensor(grad, grad_ref, f"the gradient of (loss · w).sum() with respect to pred, where loss = {what}",
                  atol=1e-5, rtol=1e-5)
 
@@ -332,18 +367,21 @@ def tagger_trains(ctx):
         if step == 1:
             check_type(l, what)
             if tuple(l.shape) != (64,):
-                raise TestFailure(f"{what} returned shape {tuple(l.shape)}; expected (64,), one loss per sequence.")
+                raise TestFailure("{what} returned shape {shape}; expected (64,), one loss per sequence.", what=what,
+                                  shape=str(tuple(l.shape)))
             if not l.requires_grad:
-                raise TestFailure(f"{what} returned a loss that autograd cannot differentiate, so the model cannot "
-                                  "learn. Keep every step a tensor operation on pred.")
+                raise TestFailure("{what} returned a loss that autograd cannot differentiate, so the model cannot "
+                                  "learn. Keep every step a tensor operation on pred.",
+                                  mistake="sequence_mask.loss_not_differentiable", what=what)
         optimizer.zero_grad()
         l.sum().backward()
         leak = scores.grad[padded]
         if bool((leak != 0).any()):
-            raise TestFailure(f"at training step {step}, the gradient of the loss with respect to the scores of "
-                              f"padded steps is not zero (largest magnitude {float(leak.abs().max()):.4g}): padding "
-                              "leaks into training. Weight every padded step's loss by exactly 0, with the mask from "
-                              "your sequence_mask (steps t >= valid_len[b]).")
+            raise TestFailure("at training step {step}, the gradient of the loss with respect to the scores of padded "
+                              "steps is not zero (largest magnitude {largest:.4g}): padding leaks into training. Weight "
+                              "every padded step's loss by exactly 0, with the mask from your sequence_mask (steps "
+                              "t >= valid_len[b]).", mistake="sequence_mask.padding_leaks", step=step,
+                              largest=float(leak.abs().max()))
         optimizer.step()
         if step % 25 == 0:
             acc = accuracy()
