@@ -5,7 +5,9 @@ Measures, as wall-clock medians:
   * `python -c "import torch"`,
   * `d2l-tutor grade corr2d` on a correct file, split into torch's import, the smoke-check's own training time
     and the rest (the engine's overhead plus the hidden tests),
-  * the smoke-checks of every exercise's reference solution, and their sum.
+  * the smoke-checks of every exercise's reference solution, and their sum,
+  * `d2l-tutor check` (every reference twice and every stub once, -j 2).
+The grading figures include both processes of a run: the verifier and the sandbox import torch side by side.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ def main() -> None:
         rows.append(("  of which the smoke-check's training", smoke))
         rows.append(("  of which the rest: engine + hidden tests (total - import torch - smoke)",
                      grade_wall - torch_import - smoke))
+        rows.append(("  ratio: grade corr2d / import torch", grade_wall / torch_import))
+        start = time.perf_counter()
+        subprocess.run(CLI + ["check", "--device", "cpu", "-j", "2"], cwd=ws, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        rows.append(("d2l-tutor check (7 exercises x 3 gradings, -j 2)", time.perf_counter() - start))
 
         from tutor.engine.runner import grade
 

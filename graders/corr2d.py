@@ -114,7 +114,7 @@ def gradients(ctx):
                           "every step a tensor operation on X and K: .item(), .numpy(), torch.tensor(...) or "
                           ".detach() cut the graph.", call=what, mistake="corr2d.not_differentiable")
     G = ints(tuple(Y.shape), ctx.device, 27).to(Y.dtype)
-    grads = torch.autograd.grad(Y, (X, K), G, allow_unused=True)
+    grads = torch.autograd.grad((Y * G).sum(), (X, K), allow_unused=True)  # a scalar: no grad_outputs to check
     base = weighted_sum(corr2d, X0, K0, G)
     for label, got, inputs, index in (("X", grads[0], X0, 0), ("K", grads[1], K0, 1)):
         if got is None or not bool((got != 0).any()):
