@@ -16,6 +16,17 @@ def course():
     return load_course()
 
 
+@pytest.fixture(scope="module")
+def warm():
+    """A warm grader (a zygote that forks a verifier and a sandbox per run) shared by a module's tests."""
+    from tutor.engine.warm import WarmGrader
+
+    grader = WarmGrader(fallback_to_cold=False)
+    grader.start()
+    yield grader
+    grader.close()
+
+
 @pytest.fixture
 def grade_source(tmp_path, course):
     """Grade a learner file with the given source text; returns the GradeResult."""

@@ -16,7 +16,6 @@ from tests.conftest import run_cli
 from tests.test_engine import CORRECT
 from tutor.engine.results import GRADED, INVALID_REPORT, MEMORY
 from tutor.engine.runner import grade
-from tutor.engine.warm import WarmGrader
 from tutor.manifest import load_course
 
 ATTACKS = Path(__file__).parent / "attacks"
@@ -35,14 +34,6 @@ EXPECTED = {
     "bypass_aten": 0,
     "smoke_in_place": None,
 }
-
-
-@pytest.fixture(scope="module")
-def warm():
-    grader = WarmGrader(fallback_to_cold=False)
-    grader.start()
-    yield grader
-    grader.close()
 
 
 def place(tmp_path: Path, source: str, folder: str = "submission") -> Path:

@@ -10,7 +10,6 @@ import pytest
 
 import tests.mistakes as mistakes
 from tutor.engine.results import GRADED
-from tutor.engine.warm import WarmGrader
 from tutor.manifest import load_course
 
 
@@ -21,14 +20,6 @@ def all_variants():
         for v in module.VARIANTS:
             found.append(pytest.param(v, id=f"{v.exercise}: {v.name}"))
     return found
-
-
-@pytest.fixture(scope="module")
-def warm():
-    grader = WarmGrader(fallback_to_cold=False)
-    grader.start()
-    yield grader
-    grader.close()
 
 
 def known_mistakes(failure) -> set[str]:

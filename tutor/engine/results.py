@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tutor.messages import render
+from tutor.messages import failure, render, signal_text
 
 # Run statuses. "graded" means every test reported its own outcome; the others
 # say why the parent had to stop or judge the run itself.
@@ -20,6 +20,23 @@ ENGINE_ERROR = "engine_error"  # the grader itself broke: not the learner's faul
 DEVICE_UNAVAILABLE = "device_unavailable"
 INVALID_REPORT = "invalid_report"  # the grading process broke the protocol: nothing after that was trusted
 CANCELLED = "cancelled"
+
+
+def exit_failure(returncode: int | None, *, shell_style: bool = False) -> dict:
+    """Why a process ended early, as a failure: the signal that killed it (a negative return code; with
+    `shell_style`, also 128 + n, as bubblewrap reports it) or its exit code."""
+    import signal
+
+    number = -returncode if returncode is not None and returncode < 0 else None
+    if number is None and shell_style and returncode is not None and 128 < returncode < 128 + 65:
+        number = returncode - 128
+    if number is not None:
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return failure("crashed_signal", signal=signal_text(name))
+    return failure("crashed_exit", exit_code=returncode if returncode is not None else "unknown")
 
 
 @dataclass

@@ -49,9 +49,10 @@ from tutor.engine.results import (
     TIMEOUT,
     GradeResult,
     TestResult,
+    exit_failure,
 )
 from tutor.manifest import PACKAGE_DIR, Exercise
-from tutor.messages import failure, signal_text
+from tutor.messages import failure
 
 __all__ = ["grade", "CANCELLED", "default_threads", "file_hash", "supervise", "finish_result"]
 
@@ -306,16 +307,6 @@ def finish_result(exercise: Exercise, file: Path, events: list, stop_reason: str
     return result
 
 
-def _exit_failure(returncode: int | None) -> dict:
-    if returncode is not None and returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return failure("crashed_signal", signal=signal_text(name))
-    return failure("crashed_exit", exit_code=returncode if returncode is not None else "unknown")
-
-
 def build_result(exercise: Exercise, file: Path, events: list, stop_reason: str, returncode: int | None,
                  time_limit: float, memory_mb: int, detail: str = "") -> GradeResult:
     """Turn the verifier's (validated) events and how it ended into a verdict. Only the parent decides."""
@@ -396,10 +387,10 @@ def build_result(exercise: Exercise, file: Path, events: list, stop_reason: str,
         why = failure("invalid_report", detail=detail)
     elif stopped is not None:
         result.status = CRASHED if stopped.status == "crashed" else INVALID_REPORT
-        why = stopped.failure or _exit_failure(returncode)
+        why = stopped.failure or exit_failure(returncode)
     else:
         result.status = CRASHED
-        why = _exit_failure(returncode)
+        why = exit_failure(returncode)
     result.problem_failure = why if result.problem_failure is None else \
         {**result.problem_failure, "parts": [*(result.problem_failure.get("parts") or []), why]}
     if stop_reason == INVALID_REPORT:

@@ -166,25 +166,6 @@ def sandbox_status(pid: int, timeout: float = 3.0) -> int | None:
         time.sleep(0.01)
 
 
-def crash_failure(code: int | None) -> dict:
-    import signal as _signal
-
-    from tutor.messages import failure, signal_text
-
-    if code is not None and code < 0:
-        try:
-            name = _signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return failure("crashed_signal", signal=signal_text(name))
-    if code is not None and code > 128 and code - 128 < 65:  # bubblewrap reports a child killed by a signal so
-        try:
-            return failure("crashed_signal", signal=signal_text(_signal.Signals(code - 128).name))
-        except ValueError:
-            pass
-    return failure("crashed_exit", exit_code=code if code is not None else "unknown")
-
-
 def load_failure(answer: dict, source_file: str, static: list):
     """The failure that stops every test before it starts (the file does not load, or uses a forbidden API)."""
     from tutor.grading.checks import TestFailure
@@ -233,6 +214,7 @@ def verify(events: Events, plan: Plan, pid: int, sock, *, device_name: str, seed
 
     from tutor.engine import containment
     from tutor.engine.protocol import Fatal, Load, RunFinished, RunStopped, TestFinished, TestStarted
+    from tutor.engine.results import exit_failure
     from tutor.engine.protocol import Plan as PlanEvent
     from tutor.engine.protocol import PlannedTest
     from tutor.engine.scan import scan
@@ -271,7 +253,7 @@ def verify(events: Events, plan: Plan, pid: int, sock, *, device_name: str, seed
 
     def stop(exc: BaseException) -> dict:
         if isinstance(exc, SandboxGone):
-            return crash_failure(sandbox_status(pid))
+            return exit_failure(sandbox_status(pid), shell_style=plan.isolation == "bwrap")
         return failure("sandbox_broken", detail=str(exc)[:300])
 
     config = {"file": plan.sandbox_file, "module": f"d2l_learner_{exercise.id}", "forbidden": list(exercise.forbidden),
