@@ -286,6 +286,9 @@ def bwrap_command(python_cmd: list[str], *, learner_file: str, learner_name: str
     for d in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"):
         if os.path.exists(d):
             cmd += ["--ro-bind", d, d]
+    # bubblewrap applies its options in order: the private /tmp first, so that Python's folders bound after it
+    # stay visible even when they live under /tmp (a virtual environment in a CI checkout there, say)
+    cmd += ["--tmpfs", "/tmp"]
     for p in _top_level([p for p in python_paths() if not any(_inside(p, d) for d in ("/usr", "/bin", "/lib"))]):
         cmd += ["--ro-bind", p, p]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
@@ -296,7 +299,7 @@ def bwrap_command(python_cmd: list[str], *, learner_file: str, learner_name: str
     for d in hidden:
         if os.path.isdir(d):
             cmd += ["--tmpfs", d]
-    cmd += ["--tmpfs", "/tmp", "--dir", SANDBOX_DIR, "--ro-bind", learner_file, f"{SANDBOX_DIR}/{learner_name}",
+    cmd += ["--dir", SANDBOX_DIR, "--ro-bind", learner_file, f"{SANDBOX_DIR}/{learner_name}",
             "--chdir", SANDBOX_DIR, "--setenv", "HOME", SANDBOX_DIR, "--"]
     return cmd + python_cmd
 
@@ -308,12 +311,12 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
         raise OSError(err, f"mount {target}: {os.strerror(err)}")
 
 
-def _cover(path: str, keep: list[str]) -> None:
+def _cover(path: str, keep: list[str], options: str = "mode=0755,size=4m") -> None:
     """Cover `path` with an empty tmpfs, then bind the folders in `keep` (inside it) back, read-only."""
     inner = _top_level([k for k in keep if _inside(k, path) and k != path])
     fds = [os.open(k, os.O_PATH | os.O_DIRECTORY) for k in inner]
     try:
-        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m")
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
         for k, fd in zip(inner, fds):
             os.makedirs(k, exist_ok=True)
             _mount(f"/proc/self/fd/{fd}", k, None, MS_BIND | MS_REC)
@@ -333,7 +336,7 @@ def enter_user_isolation(*, uid: int, hidden: list[str], learner_source: bytes, 
         raise OSError(err, f"unshare: {os.strerror(err)}")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     keep = python_paths()
-    covers = set(hidden) | {"/root", "/home", "/var/tmp", "/dev/shm", "/run/user"}
+    covers = set(hidden) | {"/tmp", "/root", "/home", "/var/tmp", "/dev/shm", "/run/user"}
     home = os.environ.get("HOME")
     if home:
         covers.add(home)
@@ -343,8 +346,9 @@ def enter_user_isolation(*, uid: int, hidden: list[str], learner_source: bytes, 
             continue  # a folder Python itself is imported from stays; one covered already is gone
         if any(_inside(path, k) for k in keep) and path not in explicit:
             continue  # a default cover inside Python's folders: leave Python whole
-        _cover(path, keep)
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m")
+        # (covered shortest first: /tmp becomes private before anything inside it is covered; Python's folders
+        # under it, a virtual environment in a CI checkout say, are bound back)
+        _cover(path, keep, "mode=1777,size=256m" if path == "/tmp" else "mode=0755,size=4m")
     os.makedirs(SANDBOX_DIR, mode=0o700)
     target = os.path.join(SANDBOX_DIR, learner_name)
     with open(target, "wb") as fh:
