@@ -100,10 +100,10 @@ def test_forbidden_bypasses_are_named(tmp_path):
 
 
 def test_reading_the_reference_from_disk_finds_nothing(tmp_path, warm):
-    """The course's solutions/ is covered in the sandbox (the learner file sees an empty folder)."""
+    """The course (every copy) is covered in the sandbox: the learner file sees empty folders."""
     probe = place(tmp_path, "import os, glob, tutor\n"
                             "ROOT = os.path.dirname(os.path.dirname(tutor.__file__))\n"
-                            "print('FOUND', sorted(glob.glob(ROOT + '/**/solutions/*.py', recursive=True)))\n"
+                            "print('FOUND', sorted(glob.glob(ROOT + '/**/solution.py', recursive=True)))\n"
                             "def corr2d(X, K):\n    raise NotImplementedError\n")
     for result in (grade(load_course().exercise("corr2d"), probe, device="cpu"),
                    warm.grade(load_course().exercise("corr2d"), probe, device="cpu")):
@@ -162,7 +162,7 @@ def test_strict_mode_hides_the_course_and_other_submissions(tmp_path):
                           f"print('OTHER', os.path.exists({str(other)!r}))\n"
                           "import tutor, glob\n"
                           "ROOT = os.path.dirname(os.path.dirname(tutor.__file__))\n"
-                          "print('FOUND', sorted(glob.glob(ROOT + '/**/solutions/*.py', recursive=True)))\n"
+                          "print('FOUND', sorted(glob.glob(ROOT + '/**/solution.py', recursive=True)))\n"
                           "def corr2d(X, K):\n    raise NotImplementedError\n", "spy")
     proc = run_cli("grade", "corr2d", "--file", str(spy), "--json", "--device", "cpu", cwd=tmp_path)
     data = json.loads(proc.stdout)["results"][0]

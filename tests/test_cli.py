@@ -9,10 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import REPO, run_cli
+from tutor.manifest import load_course
 from tutor.cli import EXIT_NOT_FULL, EXIT_OK, EXIT_USAGE, EXIT_WORKSPACE, app
 
 runner = CliRunner()
-CORRECT = (REPO / "solutions" / "corr2d.py").read_text()
+CORRECT = (REPO / "course" / "06-convolutional-networks" / "corr2d" / "solution.py").read_text()
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_reset_backs_up_then_restores_the_stub(ws):
     backups = list((ws / ".d2l-tutor" / "backups").glob("corr2d-*.py"))
     assert len(backups) == 1 and backups[0].read_text() == "def corr2d(X, K):\n    return 42\n"
     assert str(backups[0].name) in result.output.replace("\n", "")
-    assert (ws / "corr2d.py").read_text() == (REPO / "exercises" / "corr2d.py").read_text()
+    assert (ws / "corr2d.py").read_text() == load_course().exercise("corr2d").stub_path.read_text()
     again = runner.invoke(app, ["reset", "corr2d"])
     assert "nothing to back up" in again.output
     assert len(list((ws / ".d2l-tutor" / "backups").glob("corr2d-*.py"))) == 1

@@ -6,7 +6,7 @@ import importlib.util
 import pytest
 
 from tutor.engine.guard import resolve
-from tutor.manifest import ManifestError, UnknownExercise, parse_course
+from tutor.manifest import ManifestError, UnknownExercise, load_course
 
 
 def load_grader(ex):
@@ -19,7 +19,8 @@ def load_grader(ex):
 def test_every_exercise_has_all_its_parts(course):
     assert len(course.exercises) >= 3
     for ex in course.exercises:
-        for path in (ex.stub_path, ex.solution_path, ex.grader_path, course.lesson(ex.id).path):
+        for path in (ex.folder / "exercise.toml", ex.stub_path, ex.solution_path, ex.grader_path,
+                     course.lesson(ex.id).path):
             assert path.is_file(), f"{ex.id}: {path} is missing"
         assert len(ex.hints) >= 3
         assert ex.points > 0 and ex.time_limit > 0
@@ -68,12 +69,41 @@ def test_unknown_ids_get_suggestions(course):
     assert course.lesson("corr2d").id == "cross-correlation"
 
 
-def test_malformed_manifest_is_rejected():
+@pytest.mark.parametrize("number,book,lesson,exercise", [
+    ("6.1", None, "cross-correlation", "corr2d"),        # the course's numbering
+    ("6.2", "zh", "cross-correlation", "corr2d"),        # d2l-zh
+    ("7.2", None, "cross-correlation", "corr2d"),        # d2l-en, found when no other numbering has it
+    ("9.1", "zh", "gru", "gru"),
+    ("10.2", "en", "gru", "gru"),
+    ("4.6", "zh", "dropout", "dropout"),
+    ("5.6", "en", "dropout", "dropout"),
+    ("10.5", "zh", "multi-head-attention", "multihead_attention"),
+    ("11.5", "en", "multi-head-attention", "multihead_attention"),
+])
+def test_the_three_numberings_find_the_same_thing(course, number, book, lesson, exercise):
+    assert course.lesson(number, book).id == lesson
+    assert course.exercise(number, book).id == exercise
+
+
+def test_a_section_with_two_lessons_asks_which(course):
+    with pytest.raises(UnknownExercise) as info:
+        course.exercise("11.7")
+    assert "sequence_mask" in str(info.value) and "bleu" in str(info.value)
+    assert course.lesson("9.8", "zh").pages["zh"] == "https://zh.d2l.ai/chapter_recurrent-modern/beam-search.html"
+
+
+def write_course(root, exercise_toml: str):
+    (root / "01-x" / "e").mkdir(parents=True)
+    (root / "course.toml").write_text(
+        '[[chapters]]\nnumber = 1\nfolder = "01-x"\ntitle = "t"\n\n[[chapters.lessons]]\nid = "l"\ntitle = "t"\n'
+        'course = "1.1"\nzh = "1.1"\nen = "1.1"\nexercises = ["e"]\n', encoding="utf-8")
+    (root / "01-x" / "e" / "exercise.toml").write_text(exercise_toml, encoding="utf-8")
+
+
+def test_malformed_exercises_are_rejected(tmp_path):
+    write_course(tmp_path / "a", 'title = "t"\npoints = 1\ntime_limit = 5\nrequires = []\nhints = ["a"]\n')
     with pytest.raises(ManifestError, match="at least three hints"):
-        parse_course({"chapters": [{"number": 1, "title": "t", "lessons": [{"id": "l", "title": "t", "d2l": "1",
-                      "file": "x.md", "exercises": [{"id": "e", "title": "t", "d2l": "1", "points": 1,
-                                                     "time_limit": 5, "requires": [], "hints": ["a"]}]}]}]})
+        load_course(tmp_path / "a")
+    write_course(tmp_path / "b", 'title = "t"\ntime_limit = 5\nrequires = []\nhints = ["a", "b", "c"]\n')
     with pytest.raises(ManifestError, match="missing 'points'"):
-        parse_course({"chapters": [{"number": 1, "title": "t", "lessons": [{"id": "l", "title": "t", "d2l": "1",
-                      "file": "x.md", "exercises": [{"id": "e", "title": "t", "d2l": "1",
-                                                     "time_limit": 5, "requires": [], "hints": ["a", "b", "c"]}]}]}]})
+        load_course(tmp_path / "b")

@@ -1,4 +1,4 @@
-"""A built wheel carries the course (exercises, solutions, graders, lessons) and works from any folder."""
+"""A built wheel carries the course (the manifest, lessons, stubs, solutions, graders) and works from any folder."""
 
 import json
 import os
@@ -25,12 +25,14 @@ def wheel(tmp_path_factory):
 
 def test_wheel_contents(wheel, course):
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "tutor/course.toml" in names
+    assert "tutor/_course/course.toml" in names
+    root = course.root
     for ex in course.exercises:
-        for folder in ("exercises", "solutions", "graders"):
-            assert f"tutor/_course/{folder}/{ex.id}.py" in names
-        assert f"tutor/lessons/{course.lesson(ex.id).file}" in names
-    assert not any(n.startswith(("tests/", "exercises/", "graders/")) for n in names)
+        for part in ("exercise.toml", "stub.py", "solution.py", "grader.py"):
+            assert f"tutor/_course/{(ex.folder / part).relative_to(root)}" in names
+        lesson = course.lesson(ex.id)
+        assert f"tutor/_course/{lesson.path.relative_to(root)}" in names
+    assert not any(n.startswith(("tests/", "course/")) for n in names)
 
 
 def test_wheel_grades_from_any_folder(wheel, tmp_path):
@@ -42,7 +44,7 @@ def test_wheel_grades_from_any_folder(wheel, tmp_path):
     probe = subprocess.run([sys.executable, "-c", "import tutor.manifest as m; print(m.course_root())"],
                            cwd=elsewhere, env=env, capture_output=True, text=True)
     assert probe.stdout.strip() == str(site / "tutor" / "_course"), probe.stderr
-    solution = site / "tutor" / "_course" / "solutions" / "corr2d.py"
+    solution = site / "tutor" / "_course" / "06-convolutional-networks" / "corr2d" / "solution.py"
     proc = subprocess.run([sys.executable, "-m", "tutor", "grade", "corr2d", "--file", str(solution), "--json",
                            "--device", "cpu"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -19,7 +19,7 @@ import tutor
 ROOT = os.path.dirname(os.path.dirname(tutor.__file__))
 print('UID', os.getuid())
 print('OTHER', os.path.exists({other!r}))
-print('FOUND', sorted(glob.glob(ROOT + '/**/solutions/*.py', recursive=True)))
+print('FOUND', sorted(glob.glob(ROOT + '/**/solution.py', recursive=True)))
 print('HOME', sorted(os.listdir(os.path.expanduser('~'))) if os.path.isdir(os.path.expanduser('~')) else None)
 
 def corr2d(X, K):

@@ -77,10 +77,11 @@ class Plan:
         self.file = os.path.realpath(file)
         self.strict = strict
         self.isolation = containment.strict_isolation() if strict else "process"
-        from tutor.manifest import course_copies
+        from tutor.manifest import course_copies, course_root
 
         course_dirs = [str(p) for p in course_copies()]
-        self.secrets = [str(p / self.exercise.filename) for p in course_copies()]
+        inside = self.exercise.folder.relative_to(course_root())
+        self.secrets = [str(p / inside / name) for p in course_copies() for name in ("solution.py", "grader.py")]
         extra = [os.path.dirname(self.file), *hide]
         python = containment.python_paths()
         # bubblewrap builds its view from nothing: only folders inside the ones it binds need covering, and never
