@@ -7,8 +7,9 @@ in `msg` (gettext-style: the English text is the key a translation catalog maps 
 `params`. `parts` are further failures rendered on the lines after (a hint, the smallest failing input, ...).
 
 Only the parent process renders (the CLI, the TUI, the Gradescope file): nothing parses a message back into
-data. A catalog for another language is a dict with the same keys (see CATALOGS); missing keys fall back to
-English.
+data. Other languages come from gettext catalogs (tutor.i18n): the code is the context and the English template
+the message id; a grader's own template is its message id in the exercise's catalog. A message without a
+translation is shown in English.
 """
 
 from __future__ import annotations
@@ -17,26 +18,30 @@ import string
 
 EN: dict[str, str] = {
     # -- the learner's file and its definitions
-    "missing_definition": "your file does not define the {kind} `{name}{signature}`. Define it at the top level of "
-                          "your file (check the spelling).",
-    "wrong_kind": "`{name}` should be a {kind}, but your file defines it as {got}.",
+    "missing_function": "your file does not define the function `{name}{signature}`. Define it at the top level of "
+                        "your file (check the spelling).",
+    "missing_class": "your file does not define the class `{name}{signature}`. Define it at the top level of your "
+                     "file (check the spelling).",
+    "not_a_function": "`{name}` should be a function, but your file defines it as {got}.",
+    "not_a_class": "`{name}` should be a class, but your file defines it as {got}.",
     "signature_mismatch": "`{name}` has the signature {name}{theirs}, but the course calls it as {name}{ours} "
                           "({error}). Change the parameters to match.",
     "syntax_error": "your file has a syntax error, so none of it could run: {file} line {line}: {type}: "
-                    "{msg}{shown}",
-    "import_failed": "importing {file} raised {type}: {message}{where} (only the Python standard library, torch "
-                     "and numpy are available)",
-    "load_failed": "importing {file} raised {type}: {message}{where}",
+                    "{error}{shown}",
+    "import_failed": "importing {file} raised {type}: {message} (only the Python standard library, torch and "
+                     "numpy are available)",
+    "load_failed": "importing {file} raised {type}: {message}",
     "load_exit": "importing {file} called sys.exit({exit_code}); a file of functions must not exit when imported.",
     "load_forbidden": "your file calls {apis} when it is imported; this exercise forbids it.",
     # -- exceptions raised by the learner's code
     "not_implemented": "{call} is not written yet: it still raises the stub's NotImplementedError. Replace that line "
-                       "with your implementation.{where}",
-    "learner_exception": "{call} raised {type}: {message}{where}",
+                       "with your implementation.",
+    "learner_exception": "{call} raised {type}: {message}",
+    "learner_frame": "  at {file} line {line}, in {function}{source}",
     "learner_exit": "{call} called sys.exit({exit_code}); your function must return a result instead of exiting.",
     "learner_interrupted": "{call} was interrupted.",
     "learner_out_of_memory": "{call} ran out of memory ({type}: {message}). Allocate only what the result "
-                             "needs.{where}",
+                             "needs.",
     "hint_device_mix": "  Your code mixed devices: the inputs are on {device}; create new tensors with "
                        "device=X.device (or torch.zeros_like) instead of the default CPU.",
     "hint_not_differentiable": "  The result is not connected to the inputs' autograd graph (.item(), .numpy(), "
@@ -124,10 +129,7 @@ EN: dict[str, str] = {
     "cancelled_before_tests": "grading was cancelled before the hidden tests started; nothing was graded.",
     "device_unavailable": "--device {device} was asked for, but this machine has no CUDA GPU that torch can use "
                           "(torch {torch}). Use --device cpu or --device auto.",
-    "grader": "{text}",
 }
-
-CATALOGS: dict[str, dict[str, str]] = {"en": EN}
 
 SIGNAL_MEANINGS = {"SIGSEGV": "segmentation fault", "SIGABRT": "aborted", "SIGKILL": "killed", "SIGBUS": "bus error",
                    "SIGFPE": "arithmetic error", "SIGILL": "illegal instruction"}
@@ -148,22 +150,27 @@ def _format(template: str, params: dict) -> str:
         return template
 
 
-def render(failure, lang: str = "en") -> str:
-    """The text of a failure (or "" for None), in `lang` where the catalog has it, else English."""
+def render(failure, lang: str | None = None) -> str:
+    """The text of a failure (or "" for None) in `lang` (default: the current language), English where a
+    translation is missing."""
     if not failure:
         return ""
     if isinstance(failure, str):
         return failure
-    catalog = CATALOGS.get(lang, EN)
+    from tutor.i18n import get_lang, translate
+
+    lang = lang or get_lang()
     code = str(failure.get("code", ""))
     params = failure.get("params") or {}
     msg = failure.get("msg")
-    if code in ("grader", "known_mistake") or code not in EN:
-        template = msg if isinstance(msg, str) else catalog.get(code, EN.get(code, code))
-        if isinstance(msg, str) and lang != "en":
-            template = catalog.get(msg, msg)  # gettext-style: the English text is the key
+    if code in EN and not isinstance(msg, str):
+        template = translate(EN[code], context=code, lang=lang)
+    elif isinstance(msg, str):
+        template = translate(msg, lang=lang, grader=True)  # gettext-style: the English template is the key
     else:
-        template = catalog.get(code, EN[code])
+        template = code
+    if lang != "en" and isinstance(params.get("test"), str):  # the name of another hidden test, in the same words
+        params = {**params, "test": translate(params["test"], lang=lang, grader=True)}
     text = _format(template, params) if params else template
     for part in failure.get("parts") or ():
         piece = render(part, lang)

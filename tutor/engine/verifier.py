@@ -170,7 +170,7 @@ def sandbox_status(pid: int, timeout: float = 3.0) -> int | None:
 def load_failure(answer: dict, source_file: str, static: list):
     """The failure that stops every test before it starts (the file does not load, or uses a forbidden API)."""
     from tutor.grading.checks import TestFailure
-    from tutor.grading.harness import where_text
+    from tutor.grading.harness import frame_parts
 
     base = os.path.basename(source_file)
     error = answer.get("error")
@@ -178,7 +178,7 @@ def load_failure(answer: dict, source_file: str, static: list):
         mro = error.get("mro") or []
         kind = str((error.get("type") or ["", "Exception"])[1])
         message = str(error.get("message", "")).strip()
-        where = where_text(error.get("frames"))
+        where = frame_parts(error.get("frames"))
         syntax = error.get("syntax")
         if isinstance(syntax, dict) and "builtins.SyntaxError" in mro:
             line = str(syntax.get("text", ""))
@@ -189,14 +189,14 @@ def load_failure(answer: dict, source_file: str, static: list):
                 caret = " " * max(0, offset - 1 - (len(line) - len(stripped))) + "^" if offset else ""
                 shown = f"\n    {stripped}" + (f"\n    {caret}" if caret else "")
             return TestFailure(code="syntax_error", file=base, line=int(syntax.get("line") or 0), type=kind,
-                               msg=str(syntax.get("msg", "")), shown=shown)
+                               error=str(syntax.get("msg", "")), shown=shown)
         if "builtins.SystemExit" in mro:
             return TestFailure(code="load_exit", file=base, exit_code=str(error.get("exit_code", "")))
         if "tutor.engine.guard.ForbiddenCall" in mro:
             return TestFailure(code="load_forbidden", apis=str(error.get("api", message)))
         code = "import_failed" if "builtins.ImportError" in mro else "load_failed"
         return TestFailure(code=code, file=base, type=kind, message=message.splitlines()[0][:400] if message else "",
-                           where=where)
+                           parts=where)
     violations = answer.get("violations") or []
     if violations:
         return TestFailure(code="load_forbidden", apis=", ".join(str(v) for v in violations))

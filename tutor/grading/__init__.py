@@ -5,6 +5,7 @@ graders themselves import it.
 """
 
 from tutor.grading.checks import (  # noqa: F401
+    N_,
     TestFailure,
     check_tensor,
     check_type,

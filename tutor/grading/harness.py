@@ -118,17 +118,17 @@ def _clone(value):
     return value
 
 
-def where_text(frames) -> str:
-    """The learner's own lines on a traceback, as '  at corr2d.py line 7, in corr2d : Y = ...'."""
-    lines = []
+def frame_parts(frames) -> list[TestFailure]:
+    """The learner's own lines on a traceback, each a part shown as '  at corr2d.py line 7, in corr2d : Y = ...'."""
+    parts = []
     for frame in (frames or [])[-3:]:
         try:
             base, line, name, code = frame
         except (TypeError, ValueError):
             continue
-        code = f" : {code}" if code else ""
-        lines.append(f"\n  at {base} line {line}, in {name}{code}")
-    return "".join(lines)
+        parts.append(TestFailure(code="learner_frame", file=str(base), line=int(line), function=str(name),
+                                 source=f" : {code}" if code else ""))
+    return parts
 
 
 def explain(exc: BaseException, what: str, device=None) -> TestFailure:
@@ -137,7 +137,7 @@ def explain(exc: BaseException, what: str, device=None) -> TestFailure:
         info = exc.info
         kind = exc.type_name
         message = exc.message.strip()
-        where = where_text(info.get("frames"))
+        where = frame_parts(info.get("frames"))
         if exc.is_a("tutor.engine.guard.ForbiddenCall") or info.get("api"):
             return TestFailure(code="forbidden_api", call=what, api=str(info.get("api", message)))
         if exc.is_a("builtins.SystemExit"):
@@ -145,11 +145,11 @@ def explain(exc: BaseException, what: str, device=None) -> TestFailure:
         if exc.is_a("builtins.KeyboardInterrupt"):
             return TestFailure(code="learner_interrupted", call=what)
         if exc.is_a("builtins.NotImplementedError"):
-            return TestFailure(code="not_implemented", call=what, where=where)
+            return TestFailure(code="not_implemented", call=what, parts=where)
         if exc.is_a("builtins.MemoryError") or exc.is_a("torch.OutOfMemoryError") or "can't allocate memory" in message:
-            return TestFailure(code="learner_out_of_memory", call=what, type=kind, message=message[:200], where=where)
+            return TestFailure(code="learner_out_of_memory", call=what, type=kind, message=message[:200], parts=where)
         first = message.splitlines()[0] if message else ""
-        failure = TestFailure(code="learner_exception", call=what, type=kind, message=first[:400], where=where)
+        failure = TestFailure(code="learner_exception", call=what, type=kind, message=first[:400], parts=where)
         if "same device" in message or "Expected all tensors to be on" in message:
             failure.with_part(TestFailure(code="hint_device_mix", device=str(device)))
         elif "does not require grad" in message:
@@ -160,7 +160,7 @@ def explain(exc: BaseException, what: str, device=None) -> TestFailure:
     if isinstance(exc, LearnerError):
         return exc.failure
     return TestFailure(code="learner_exception", call=what, type=type(exc).__name__,
-                       message=str(exc).splitlines()[0][:400] if str(exc) else "", where="")
+                       message=str(exc).splitlines()[0][:400] if str(exc) else "")
 
 
 class LearnerFunction:
@@ -221,18 +221,19 @@ class Context:
         accept the course's signature."""
         ref_obj = getattr(self.reference, name)
         is_class = isinstance(ref_obj, type)
-        kind = "class" if is_class else "function"
         found = self.names.get(name)
         if found is None:
-            raise TestFailure(code="missing_definition", kind=kind, name=name, signature=self._ref_signature(name))
+            raise TestFailure(code="missing_class" if is_class else "missing_function", name=name,
+                              signature=self._ref_signature(name))
+        wrong = "not_a_class" if is_class else "not_a_function"
         if isinstance(found, dict):  # a value, not a callable
-            raise TestFailure(code="wrong_kind", name=name, kind=kind, got=".".join(found.get("type", ["", "?"])[1:]))
+            raise TestFailure(code=wrong, name=name, got=".".join(found.get("type", ["", "?"])[1:]))
         if is_class:
             if not isinstance(found, RemoteClass):
-                raise TestFailure(code="wrong_kind", name=name, kind=kind, got=found.type_qualname)
+                raise TestFailure(code=wrong, name=name, got=found.type_qualname)
             return found
         if isinstance(found, RemoteClass):
-            raise TestFailure(code="wrong_kind", name=name, kind=kind, got=f"the class {found.__name__}")
+            raise TestFailure(code=wrong, name=name, got=f"class {found.__name__}")
         self.check_signature(name, found, ref_obj)
         return LearnerFunction(self, name, found)
 

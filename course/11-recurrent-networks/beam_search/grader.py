@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tutor.grading import Grader, TestFailure, describe
+from tutor.grading import N_, Grader, TestFailure, describe
 from tutor.grading.train import Adam
 
 grader = Grader("beam_search")
@@ -177,17 +177,17 @@ def exhaustive(model, max_len, alpha):
 # sentence starts with {lead}: its indentation, which depends on whether it is the only mistake named.
 MISTAKES = [
     (dict(select="last"), "beam_search.rank_by_last_token",
-     "{lead}Your beam ranks the expansions by the last token's log-probability alone; rank them by the TOTAL "
-     "log-probability of the whole hypothesis (parent's total + the new token's log-probability)."),
+     N_("{lead}Your beam ranks the expansions by the last token's log-probability alone; rank them by the TOTAL "
+     "log-probability of the whole hypothesis (parent's total + the new token's log-probability).")),
     (dict(width=1), "beam_search.greedy",
-     "{lead}Your search keeps a single hypothesis per step, which is greedy decoding: keep the beam_size best "
-     "expansions at every step."),
+     N_("{lead}Your search keeps a single hypothesis per step, which is greedy decoding: keep the beam_size best "
+     "expansions at every step.")),
     (dict(shrink=True), "beam_search.finished_keep_places",
-     "{lead}Finished hypotheses still take places in your beam (or your beam gets narrower as hypotheses finish). At "
+     N_("{lead}Finished hypotheses still take places in your beam (or your beam gets narrower as hypotheses finish). At "
      "every step keep the beam_size best EXPANSIONS of the unfinished hypotheses; a finished hypothesis leaves the "
-     "beam for the finished list and no longer counts against beam_size."),
+     "beam for the finished list and no longer counts against beam_size.")),
     (dict(early_stop=True), "beam_search.early_stop",
-     "{lead}Your search stops as soon as one hypothesis finishes. Continue until no unfinished hypothesis is left."),
+     N_("{lead}Your search stops as soon as one hypothesis finishes. Continue until no unfinished hypothesis is left.")),
 ]
 
 
@@ -314,19 +314,19 @@ def score_diagnosis(model, tokens, score, alpha):
     alpha_used = 0.75 if alpha is None else alpha
     variants = [
         (total, "beam_search.no_length_normalisation",
-         "  Your score is the total log-probability, without the length normalisation: divide it by "
-         "len(tokens) ** alpha."),
+         N_("  Your score is the total log-probability, without the length normalisation: divide it by "
+         "len(tokens) ** alpha.")),
         (total / (n + 1) ** alpha_used, "beam_search.bos_in_length",
-         "  You counted bos in the length: len(tokens) excludes bos_id (and includes the final eos)."),
+         N_("  You counted bos in the length: len(tokens) excludes bos_id (and includes the final eos).")),
         (total / n, "beam_search.no_alpha_power",
-         "  Your score divides by len(tokens) instead of len(tokens) ** alpha."),
+         N_("  Your score divides by len(tokens) instead of len(tokens) ** alpha.")),
         (total / n ** 0.75, "beam_search.alpha_ignored",
-         "  Your score ignores the alpha argument and always uses 0.75."),
+         N_("  Your score ignores the alpha argument and always uses 0.75.")),
     ]
     if n > 1:
         variants.append((total / (n - 1) ** alpha_used, "beam_search.eos_not_in_length",
-                         "  You left the final eos out of the length: len(tokens) counts every returned token, eos "
-                         "included."))
+                         N_("  You left the final eos out of the length: len(tokens) counts every returned token, eos "
+                         "included.")))
     for value, mistake, why in variants:
         if math.isclose(score, value, rel_tol=SCORE_RTOL, abs_tol=SCORE_ATOL) and not math.isclose(
                 value, total / n ** alpha_used, rel_tol=SCORE_RTOL, abs_tol=SCORE_ATOL):

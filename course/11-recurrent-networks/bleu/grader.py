@@ -11,7 +11,7 @@ from collections import Counter
 
 import torch
 
-from tutor.grading import Grader, TestFailure, describe
+from tutor.grading import N_, Grader, TestFailure, describe
 from tutor.grading.remote import RemoteError
 
 grader = Grader("bleu")
@@ -63,40 +63,40 @@ def variant_bleu(pred_seq, label_seq, k, *, clip=True, penalty="course", weights
 # sentence starts with {lead}: its indentation, which depends on whether it is the only mistake named.
 MISTAKES = [
     (dict(clip=False), "bleu.no_clipping",
-     "{lead}The n-gram matches are not clipped: each n-gram of the label can be matched at most as many times as it "
+     N_("{lead}The n-gram matches are not clipped: each n-gram of the label can be matched at most as many times as it "
      "occurs in the label (against 'the cat', 'the the the the' has one matched unigram, not four). Count the label's "
-     "n-grams (collections.Counter) and take the minimum."),
+     "n-grams (collections.Counter) and take the minimum.")),
     (dict(penalty="none"), "bleu.no_brevity_penalty",
-     "{lead}There is no brevity penalty: multiply by exp(min(0, 1 - len_label / len_pred)), which is below 1 when the "
-     "prediction is shorter than the label."),
+     N_("{lead}There is no brevity penalty: multiply by exp(min(0, 1 - len_label / len_pred)), which is below 1 when the "
+     "prediction is shorter than the label.")),
     (dict(penalty="inverted"), "bleu.inverted_brevity_penalty",
-     "{lead}The brevity penalty is inverted: it must punish predictions SHORTER than the label, "
-     "exp(min(0, 1 - len_label / len_pred)); yours punishes longer ones."),
+     N_("{lead}The brevity penalty is inverted: it must punish predictions SHORTER than the label, "
+     "exp(min(0, 1 - len_label / len_pred)); yours punishes longer ones.")),
     (dict(penalty="unclamped"), "bleu.unclamped_brevity_penalty",
-     "{lead}The brevity penalty lacks its min(0, ...): a prediction longer than the label gets exp(0) = 1, never a "
-     "bonus above 1. Use exp(min(0, 1 - len_label / len_pred))."),
+     N_("{lead}The brevity penalty lacks its min(0, ...): a prediction longer than the label gets exp(0) = 1, never a "
+     "bonus above 1. Use exp(min(0, 1 - len_label / len_pred)).")),
     (dict(weights="inverse"), "bleu.weights_inverse_n",
-     "{lead}The exponents are 1 / n; the course raises p_n to the power 1 / 2**n (1/2, 1/4, 1/8, ...)."),
+     N_("{lead}The exponents are 1 / n; the course raises p_n to the power 1 / 2**n (1/2, 1/4, 1/8, ...).")),
     (dict(weights="uniform"), "bleu.weights_uniform",
-     "{lead}The precisions are weighted uniformly, as corpus BLEU in NLTK or sacrebleu does; the course's "
-     "sentence-level BLEU raises p_n to the power 1 / 2**n."),
+     N_("{lead}The precisions are weighted uniformly, as corpus BLEU in NLTK or sacrebleu does; the course's "
+     "sentence-level BLEU raises p_n to the power 1 / 2**n.")),
     (dict(weights="quarter"), "bleu.weights_quarter",
-     "{lead}Every precision is raised to the power 1/4, as corpus BLEU does; the course raises p_n to the power "
-     "1 / 2**n."),
+     N_("{lead}Every precision is raised to the power 1/4, as corpus BLEU does; the course raises p_n to the power "
+     "1 / 2**n.")),
     (dict(weights="none"), "bleu.no_weights",
-     "{lead}The precisions are multiplied without their exponents: raise p_n to the power 1 / 2**n."),
+     N_("{lead}The precisions are multiplied without their exponents: raise p_n to the power 1 / 2**n.")),
     (dict(combine="mean"), "bleu.mean_of_precisions",
-     "{lead}The precisions are averaged; the course multiplies them: Π p_n ** (1 / 2**n)."),
+     N_("{lead}The precisions are averaged; the course multiplies them: Π p_n ** (1 / 2**n).")),
     (dict(combine="weighted_mean"), "bleu.mean_of_weighted_precisions",
-     "{lead}The weighted precisions p_n ** (1 / 2**n) are averaged; the course multiplies them."),
+     N_("{lead}The weighted precisions p_n ** (1 / 2**n) are averaged; the course multiplies them.")),
     (dict(denominator="label"), "bleu.label_ngram_denominator",
-     "{lead}Each precision is divided by the label's number of n-grams; a precision divides by the PREDICTION's "
-     "number of n-grams, len_pred - n + 1."),
+     N_("{lead}Each precision is divided by the label's number of n-grams; a precision divides by the PREDICTION's "
+     "number of n-grams, len_pred - n + 1.")),
     (dict(denominator="label_len"), "bleu.label_length_denominator",
-     "{lead}Each precision is divided by len_label; it divides by the prediction's number of n-grams, "
-     "len_pred - n + 1."),
+     N_("{lead}Each precision is divided by len_label; it divides by the prediction's number of n-grams, "
+     "len_pred - n + 1.")),
     (dict(up_to="k"), "bleu.short_prediction",
-     "{lead}n runs up to k even when the prediction has fewer than k tokens; stop at min(k, len_pred)."),
+     N_("{lead}n runs up to k even when the prediction has fewer than k tokens; stop at min(k, len_pred).")),
 ]
 
 
@@ -322,21 +322,21 @@ def systems(pairs, rng):
 
 # A line of the ranking table for each system: its name, the two mean scores, and what the system does.
 SYSTEM_ROWS = {
-    "careful": "    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (a word-by-word system with 3 wrong lexicon "
-               "entries)",
-    "terse": "    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (outputs only the subject and the verb)",
-    "stutter": "    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (repeats the subject and the verb: 'il est "
-               "il est calme .')",
-    "verbose": "    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (appends 'merci beaucoup .')",
-    "unreliable": "    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (perfect, but outputs nothing ('') for "
-                  "about a third of the sentences)",
+    "careful": N_("    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (a word-by-word system with 3 wrong lexicon "
+               "entries)"),
+    "terse": N_("    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (outputs only the subject and the verb)"),
+    "stutter": N_("    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (repeats the subject and the verb: 'il est "
+               "il est calme .')"),
+    "verbose": N_("    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (appends 'merci beaucoup .')"),
+    "unreliable": N_("    {name:<10} yours {mine:.4f}   reference {theirs:.4f}   (perfect, but outputs nothing ('') for "
+                  "about a third of the sentences)"),
 }
 
 RANKING_CAUSES = {
-    "stutter": "  Ranking 'stutter' too high usually means the n-gram matches are not clipped.",
-    "terse": "  Ranking 'terse' too high usually means the brevity penalty is missing or inverted.",
-    "verbose": "  Ranking 'verbose' too high usually means precisions are divided by the label's n-gram count.",
-    "unreliable": "  Check the weights 1 / 2**n and the product of the precisions.",
+    "stutter": N_("  Ranking 'stutter' too high usually means the n-gram matches are not clipped."),
+    "terse": N_("  Ranking 'terse' too high usually means the brevity penalty is missing or inverted."),
+    "verbose": N_("  Ranking 'verbose' too high usually means precisions are divided by the label's n-gram count."),
+    "unreliable": N_("  Check the weights 1 / 2**n and the product of the precisions."),
 }
 
 
