@@ -90,8 +90,19 @@ def check_exercise(ex: Exercise, device: str, grade: Callable, **options) -> tup
     return findings, first.device
 
 
+def layout_findings(course) -> list[Finding]:
+    """The course's folders, names and translations (tutor.coursecheck), one finding per problem (or one pass)."""
+    from tutor.coursecheck import problems, ui_problems
+
+    found = problems(course) + ui_problems()
+    if not found:
+        return [Finding("course", "folders, names and translations follow the layout", True)]
+    return [Finding("course", f"layout: {where}", False, what) for where, what in found]
+
+
 def run_check(exercises: list[Exercise], *, device: str = "auto", jobs: int = 2,
-              on_line: Callable[[str], None] | None = None, grade: Callable | None = None) -> Report:
+              on_line: Callable[[str], None] | None = None, grade: Callable | None = None,
+              course=None) -> Report:
     options = {}
     graders = None
     if grade is None:
@@ -116,6 +127,11 @@ def run_check(exercises: list[Exercise], *, device: str = "auto", jobs: int = 2,
             finally:
                 graders.put(g)
     report = Report()
+    if course is not None:
+        report.findings.extend(layout_findings(course))
+        if on_line:
+            bad = [f for f in report.findings if not f.ok]
+            on_line(f"course: {'ok' if not bad else 'PROBLEM: ' + '; '.join(f.check for f in bad)}")
 
     def one(ex: Exercise) -> list[Finding]:
         found, used = check_exercise(ex, device, grade, **options)

@@ -1,0 +1,114 @@
+"""The course's folders against the manifest (part of `d2l-tutor check`, as rustlings' `dev check`): every part
+present, nothing stray or orphaned, every text in both languages, every name by the rules. No torch."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CHAPTER_NAME = re.compile(r"^(\d\d)-[a-z0-9]+(-[a-z0-9]+)*$")
+LESSON_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+EXERCISE_ID = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+EXERCISE_PARTS = ("exercise.toml", "stub.py", "solution.py", "grader.py", "task.zh.md", "messages.zh.po")
+IGNORED = {"__pycache__", ".DS_Store"}
+
+
+def problems(course) -> list[tuple[str, str]]:
+    """(where, what is wrong) for everything in the course's folders that breaks the layout."""
+    from tutor.catalog import grader_messages, sync
+    from tutor.i18n import exercise_po
+
+    root = course.root
+    found: list[tuple[str, str]] = []
+    chapter_folders = set()
+    for ch in course.chapters:
+        folder = ch.folder
+        name = folder.name
+        chapter_folders.add(name)
+        match = CHAPTER_NAME.match(name)
+        if not match:
+            found.append((name, "a chapter folder is named NN-words-with-dashes (e.g. 06-convolutional-networks)"))
+        elif int(match.group(1)) != ch.number:
+            found.append((name, f"the folder's number {match.group(1)} is not the chapter's number {ch.number}"))
+        if not folder.is_dir():
+            found.append((name, "the chapter's folder is missing"))
+            continue
+        expected_files, expected_dirs = set(), set()
+        for lesson in ch.lessons:
+            if not LESSON_ID.match(lesson.id):
+                found.append((lesson.id, "a lesson id is lowercase words joined by dashes"))
+            expected_files |= {lesson.path.name, lesson.path_zh.name}
+            for path, what in ((lesson.path, "its English text"), (lesson.path_zh, "its Chinese text")):
+                if not path.is_file():
+                    found.append((f"{name}/{path.name}", f"lesson {lesson.id} lacks {what}"))
+            for ex in lesson.exercises:
+                expected_dirs.add(ex.folder.name)
+                if not EXERCISE_ID.match(ex.id):
+                    found.append((ex.id, "an exercise id is lowercase words joined by underscores (a Python "
+                                         "module name: the learner's file is <id>.py)"))
+                found += exercise_problems(ex, f"{name}/{ex.id}")
+        for entry in sorted(folder.iterdir()):
+            if entry.name in IGNORED:
+                continue
+            if entry.is_dir() and entry.name not in expected_dirs:
+                found.append((f"{name}/{entry.name}", "a folder no lesson of the manifest lists (an orphan "
+                                                      "exercise?)"))
+            elif entry.is_file() and entry.name not in expected_files:
+                found.append((f"{name}/{entry.name}", "a stray file: lessons are <lesson>.md and <lesson>.zh.md"))
+    for entry in sorted(root.iterdir()):
+        if entry.name in IGNORED or entry.name == "course.toml":
+            continue
+        if entry.name not in chapter_folders:
+            found.append((entry.name, "not a chapter of the manifest (a stray or orphan)"))
+    for ex in course.exercises:
+        _, _, untranslated = sync(exercise_po(ex.folder, "zh"), grader_messages(ex.grader_path), write=False)
+        if untranslated:
+            found.append((f"{ex.folder.parent.name}/{ex.id}/messages.zh.po",
+                          f"{len(untranslated)} messages have no Chinese yet (python -m tutor.catalog adds new "
+                          "ones; translate their msgstr)"))
+    return found
+
+
+def exercise_problems(ex, where: str) -> list[tuple[str, str]]:
+    found = []
+    folder = ex.folder
+    if not folder.is_dir():
+        return [(where, "the exercise's folder is missing")]
+    for part in EXERCISE_PARTS:
+        if not (folder / part).is_file():
+            found.append((f"{where}/{part}", "missing"))
+    for entry in sorted(folder.iterdir()):
+        if entry.name not in EXERCISE_PARTS and entry.name not in IGNORED:
+            found.append((f"{where}/{entry.name}", f"a stray file: an exercise folder holds {', '.join(EXERCISE_PARTS)}"))
+    try:
+        with open(folder / "exercise.toml", "rb") as fh:
+            meta = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):
+        return found
+    if not meta.get("title_zh"):
+        found.append((f"{where}/exercise.toml", "title_zh is missing"))
+    if len(meta.get("hints_zh", [])) != len(meta.get("hints", [])):
+        found.append((f"{where}/exercise.toml", f"{len(meta.get('hints', []))} hints but "
+                                                f"{len(meta.get('hints_zh', []))} hints_zh"))
+    grader = folder / "grader.py"
+    if grader.is_file() and f'Grader("{ex.id}")' not in grader.read_text(encoding="utf-8"):
+        found.append((f"{where}/grader.py", f'the grader must be Grader("{ex.id}")'))
+    return found
+
+
+def ui_problems() -> list[tuple[str, str]]:
+    """The tool's own catalog: every message of the CLI, the TUI and the reason codes has its Chinese."""
+    from tutor.catalog import sync, ui_messages
+    from tutor.i18n import tutor_po
+
+    _, _, untranslated = sync(tutor_po("zh"), ui_messages(), write=False)
+    if untranslated:
+        return [(str(Path("tutor/locale/zh/LC_MESSAGES/tutor.po")),
+                 f"{len(untranslated)} messages have no Chinese yet")]
+    return []
