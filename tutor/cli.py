@@ -1,4 +1,8 @@
-"""The d2l-tutor command line (typer + rich). It never imports torch: grading runs in child processes."""
+"""The d2l-tutor command line (typer + rich). It never imports torch: grading runs in child processes.
+
+Every text a learner reads goes through `_()` (tutor.i18n): English, or Chinese from the gettext catalog. The
+language is settled before this module is imported (tutor.launch), so the help texts are in it too.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,11 @@ from typing import Annotated, List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from tutor.i18n import LANGS, LanguageError, _, get_lang, set_lang
 from tutor.launch import is_interactive, run_tui
-from tutor.manifest import Course, Exercise, ManifestError, UnknownExercise, load_course
+from tutor.manifest import BOOKS, Course, Exercise, ManifestError, UnknownExercise, load_course
 from tutor.progress import Progress, ProgressError, course_totals
 from tutor.workspace import DEFAULT_DIR, Workspace, WorkspaceError, find_workspace
 
@@ -25,7 +31,7 @@ EXIT_INTERNAL = 4    # d2l-tutor itself failed (a grader broke, or the grading p
 
 app = typer.Typer(
     name="d2l-tutor",
-    help="A terminal tutor for Dive into Deep Learning (PyTorch edition): read a lesson, implement it, get graded.",
+    help=_("A terminal tutor for Dive into Deep Learning (PyTorch edition): read a lesson, implement it, get graded."),
     invoke_without_command=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -38,13 +44,19 @@ err = Console(stderr=True, highlight=False)
 
 WorkspaceOpt = Annotated[
     Optional[Path],
-    typer.Option("--workspace", "-w", help="The workspace folder (default: found from the current folder upward)."),
+    typer.Option("--workspace", "-w", help=_("The workspace folder (default: found from the current folder upward).")),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print only machine-readable JSON on stdout.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print only machine-readable JSON on stdout."))]
+LangOpt = Annotated[Optional[str], typer.Option("--lang", help=_("The language: en or zh (remembered in the workspace)."),
+                                                show_default=False)]
+BookOpt = Annotated[Optional[str], typer.Option(
+    "--book", help=_("Section numbers of: course (this course), zh (d2l-zh) or en (d2l-en); remembered in the "
+                     "workspace."), show_default=False)]
+BOOK_LABELS = {"course": "course", "zh": "d2l-zh", "en": "d2l-en"}
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    err.print(f"[bold red]{escape(_('error:'))}[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -55,20 +67,49 @@ def course() -> Course:
         raise fail(str(exc), EXIT_INTERNAL) from None
 
 
-def exercise_or_exit(c: Course, name: str) -> Exercise:
+def prefs(ws: Optional[Workspace], lang: Optional[str], book: Optional[str]) -> str:
+    """Apply --lang and --book (remembering them in the workspace); the book numbering to show."""
+    from tutor import settings
+
+    if lang is not None:
+        try:
+            from tutor.i18n import normalize
+
+            chosen = normalize(lang)
+            if chosen is None:
+                raise LanguageError(lang)
+            set_lang(chosen)
+        except LanguageError:
+            raise fail(_("--lang must be one of {langs}, not {value!r}.").format(langs=", ".join(LANGS), value=lang),
+                       EXIT_USAGE) from None
+    if book is not None and book not in BOOKS:
+        raise fail(_("--book must be one of {books}, not {value!r}.").format(books=", ".join(BOOKS), value=book),
+                   EXIT_USAGE)
+    remembered = settings.load(ws.state_dir) if ws is not None else {}
+    if ws is not None and (lang is not None or book is not None):
+        try:
+            settings.save(ws.state_dir, **({"lang": get_lang()} if lang is not None else {}),
+                          **({"book": book} if book is not None else {}))
+        except OSError:
+            pass  # remembering is a convenience: never a reason to fail
+    return book or remembered.get("book") or "course"
+
+
+def exercise_or_exit(c: Course, name: str, book: str | None = None) -> Exercise:
     try:
-        return c.exercise(name)
+        return c.exercise(name, None if book == "course" else book)
     except UnknownExercise as exc:
         lessons = {le.id for le in c.lessons}
         if name in lessons:
             ids = ", ".join(ex.id for ex in c.lesson(name).exercises)
-            raise fail(f"{name!r} is a lesson, not an exercise; its exercises: {ids}.", EXIT_USAGE) from None
+            raise fail(_("{name!r} is a lesson, not an exercise; its exercises: {ids}.").format(name=name, ids=ids),
+                       EXIT_USAGE) from None
         raise fail(str(exc), EXIT_USAGE) from None
 
 
 def check_device(device: str) -> None:
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise fail(f"--device must be auto, cpu or cuda, not {device!r}.", EXIT_USAGE)
+        raise fail(_("--device must be auto, cpu or cuda, not {value!r}.").format(value=device), EXIT_USAGE)
 
 
 def workspace_or_exit(explicit: Optional[Path]) -> Workspace:
@@ -76,6 +117,13 @@ def workspace_or_exit(explicit: Optional[Path]) -> Workspace:
         return find_workspace(explicit=explicit)
     except WorkspaceError as exc:
         raise fail(str(exc), EXIT_WORKSPACE) from None
+
+
+def optional_workspace(explicit: Optional[Path]) -> Optional[Workspace]:
+    try:
+        return find_workspace(explicit=explicit)
+    except WorkspaceError:
+        return None
 
 
 def open_progress(ws: Workspace) -> Progress:
@@ -99,30 +147,34 @@ def main_callback(ctx: typer.Context) -> None:
     raise typer.Exit(EXIT_OK)
 
 
-@app.command()
+@app.command(help=_("Create a workspace: one file per exercise and a README. Existing files are never overwritten."))
 def init(
-    directory: Annotated[Path, typer.Argument(help="Where to create the workspace.")] = Path(DEFAULT_DIR),
+    directory: Annotated[Path, typer.Argument(help=_("Where to create the workspace."))] = Path(DEFAULT_DIR),
+    lang: LangOpt = None,
+    book: BookOpt = None,
 ) -> None:
-    """Create a workspace: one file per exercise and a README. Existing files are never overwritten."""
     from tutor.workspace import init_workspace
 
+    prefs(None, lang, book)
     try:
         report = init_workspace(directory, course())
     except WorkspaceError as exc:
         raise fail(str(exc), EXIT_WORKSPACE) from None
-    out.print(f"Workspace: [bold]{report.root}[/]")
+    prefs(optional_workspace(directory), lang, book)
+    out.print(_("Workspace: {root}").format(root=report.root), soft_wrap=True)
     if report.created:
-        out.print(f"  created: {', '.join(report.created)}")
+        out.print(_("  created: {files}").format(files=", ".join(report.created)), soft_wrap=True)
     if report.skipped:
-        out.print(f"  [yellow]skipped (already there, left untouched): {', '.join(report.skipped)}[/]")
+        out.print(_("  skipped (already there, left untouched): {files}").format(files=", ".join(report.skipped)),
+                  style="yellow", soft_wrap=True)
     first = course().exercises[0].id if course().exercises else "corr2d"
-    out.print(f"\nNext: [bold]cd {directory}[/] then [bold]d2l-tutor list[/], "
-              f"[bold]d2l-tutor lesson {first}[/] and [bold]d2l-tutor grade {first}[/].")
+    out.print("\n" + _("Next: cd {dir} then d2l-tutor list, d2l-tutor lesson {first} and d2l-tutor grade {first}.")
+              .format(dir=directory, first=first), soft_wrap=True)
 
 
-@app.command("list")
-def list_(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """List the exercises by chapter, with your status and best score."""
+@app.command("list", help=_("List the exercises by chapter, with your status and best score."))
+def list_(workspace: WorkspaceOpt = None, as_json: JsonOpt = False, lang: LangOpt = None,
+          book: BookOpt = None) -> None:
     c = course()
     summaries: dict = {}
     ws = None
@@ -131,7 +183,9 @@ def list_(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     except WorkspaceError as exc:
         if workspace is not None:
             raise fail(str(exc), EXIT_WORKSPACE) from None
-        err.print(f"[dim]no workspace here, so no scores: run `d2l-tutor init` to start.[/]")
+        err.print(_("no workspace here, so no scores: run `d2l-tutor init` to start."), style="dim", markup=False)
+    shown_book = prefs(ws, lang, book)
+    language = get_lang()
     if ws is not None:
         try:
             with open_progress(ws) as progress:
@@ -139,104 +193,136 @@ def list_(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
         except ProgressError as exc:
             raise fail(str(exc), EXIT_WORKSPACE) from None
     rows = []
+    status_words = {"not started": _("not started"), "attempted": _("attempted"), "full marks": _("full marks")}
     for ch in c.chapters:
         for lesson in ch.lessons:
             for ex in lesson.exercises:
                 s = summaries.get(ex.id)
                 status = "not started" if s is None else ("full marks" if s.best >= ex.points else "attempted")
-                rows.append({"id": ex.id, "title": ex.title, "chapter": ch.number, "chapter_title": ch.title,
-                             "lesson": lesson.id, "d2l": ex.d2l, "points": ex.points, "status": status,
+                rows.append({"id": ex.id, "title": ex.title_in(language), "chapter": ch.number,
+                             "chapter_title": ch.title_in(language), "lesson": lesson.id, "d2l": ex.d2l,
+                             "sections": dict(ex.sections), "section": ex.section(shown_book), "book": shown_book,
+                             "points": ex.points, "status": status,
                              "best": None if s is None else s.best, "attempts": 0 if s is None else s.attempts})
     if as_json:
-        print(json.dumps({"course": c.title, "workspace": str(ws.root) if ws else None, "exercises": rows}, indent=2))
+        print(json.dumps({"course": c.title_zh if language == "zh" and c.title_zh else c.title,
+                          "workspace": str(ws.root) if ws else None, "lang": language, "book": shown_book,
+                          "exercises": rows}, indent=2, ensure_ascii=False))
         return
     from rich.table import Table
 
-    table = Table(title=c.title, title_justify="left", header_style="bold")
-    for col, kw in (("ch", {"justify": "right"}), ("exercise", {}), ("title", {}), ("d2l", {}),
-                    ("status", {}), ("best", {"justify": "right"})):
+    table = Table(title=c.title_zh if language == "zh" and c.title_zh else c.title, title_justify="left",
+                  header_style="bold")
+    for col, kw in ((_("ch"), {"justify": "right"}), (_("exercise"), {}), (_("title"), {}),
+                    (BOOK_LABELS[shown_book], {}), (_("status"), {}), (_("best"), {"justify": "right"})):
         table.add_column(col, **kw)
     style = {"not started": "dim", "attempted": "yellow", "full marks": "green"}
     for r in rows:
         best = "-" if r["best"] is None else f"{r['best']:g}/{r['points']}"
-        table.add_row(str(r["chapter"]), r["id"], r["title"], r["d2l"], f"[{style[r['status']]}]{r['status']}[/]", best)
+        table.add_row(str(r["chapter"]), r["id"], escape(r["title"]), r["section"],
+                      f"[{style[r['status']]}]{escape(status_words[r['status']])}[/]", best)
     out.print(table)
     done = sum(r["status"] == "full marks" for r in rows)
-    out.print(f"{done}/{len(rows)} exercises at full marks.")
+    out.print(_("{done}/{total} exercises at full marks.").format(done=done, total=len(rows)))
 
 
-@app.command()
+@app.command(help=_("Read a lesson in the terminal (by lesson id, exercise id or section number)."))
 def lesson(
-    name: Annotated[str, typer.Argument(help="A lesson id or an exercise id.")],
-    plain: Annotated[bool, typer.Option("--plain", help="Print the Markdown source instead of rendering it.")] = False,
+    name: Annotated[str, typer.Argument(help=_("A lesson id, an exercise id, or a section number (see --book)."))],
+    plain: Annotated[bool, typer.Option("--plain", help=_("Print the Markdown source instead of rendering it."))] = False,
+    lang: LangOpt = None,
+    book: BookOpt = None,
 ) -> None:
-    """Read a lesson in the terminal."""
     c = course()
+    ws = optional_workspace(None)
+    shown_book = prefs(ws, lang, book)
+    language = get_lang()
     try:
-        les = c.lesson(name)
+        les = c.lesson(name, book)
     except UnknownExercise as exc:
         raise fail(str(exc), EXIT_USAGE) from None
-    text = les.path.read_text(encoding="utf-8")
+    text = les.path_in(language).read_text(encoding="utf-8")
     if plain:
         print(text)
         return
     from rich.markdown import Markdown
 
-    out.print(Markdown(text))
+    numbers = " · ".join(f"{BOOK_LABELS[b]} {les.section(b)}" for b in BOOKS)
     ids = ", ".join(ex.id for ex in les.exercises)
-    out.print(f"\n[dim]d2l {les.d2l} · exercises: {ids} · grade with `d2l-tutor grade {les.exercises[0].id if les.exercises else ''}`[/]")
+    footer = _("{numbers} · exercises: {ids} · grade with `d2l-tutor grade {first}`").format(
+        numbers=numbers, ids=ids, first=les.exercises[0].id if les.exercises else "")
+    page = les.pages.get("zh" if language == "zh" else "en", "")
+
+    def show() -> None:
+        out.print(Markdown(text, code_theme="monokai"))
+        out.print("\n" + footer, style="dim", markup=False, soft_wrap=True)
+        if page:
+            out.print(_("the book: {url}").format(url=page), style="dim", markup=False, soft_wrap=True)
+
+    if is_interactive() and len(text.splitlines()) > (out.size.height or 24):
+        with out.pager(styles=True):  # $PAGER (less -R shows colours), like git does for long output
+            show()
+    else:
+        show()
 
 
-@app.command()
+@app.command(help=_("Run the hidden tests and the smoke-check on your code."))
 def grade(
-    exercises: Annotated[Optional[List[str]], typer.Argument(help="Exercise ids to grade.", show_default=False)] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Grade every exercise.")] = False,
-    device: Annotated[str, typer.Option(help="auto (cuda when available), cpu or cuda.")] = "auto",
-    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="Grade this file instead of the workspace's (one exercise).")] = None,
+    exercises: Annotated[Optional[List[str]], typer.Argument(
+        help=_("Exercise ids (or section numbers) to grade."), show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help=_("Grade every exercise."))] = False,
+    device: Annotated[str, typer.Option(help=_("auto (cuda when available), cpu or cuda."))] = "auto",
+    file: Annotated[Optional[List[Path]], typer.Option(
+        "--file", "-f", help=_("Grade this file instead of the workspace's (one exercise)."))] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
-    gradescope: Annotated[Optional[Path], typer.Option(help="Also write a Gradescope results.json here.")] = None,
-    time_limit: Annotated[Optional[float], typer.Option(help="Override the exercise's time limit (seconds).")] = None,
+    gradescope: Annotated[Optional[Path], typer.Option(help=_("Also write a Gradescope results.json here."))] = None,
+    time_limit: Annotated[Optional[float], typer.Option(help=_("Override the exercise's time limit (seconds)."))] = None,
     strict: Annotated[Optional[bool], typer.Option(
-        "--strict/--no-strict", help="Hide the course's solutions and your files from the graded code (bubblewrap, "
-        "or a user of its own when run as root). Default: on with --file, off for your own workspace.",
-        show_default=False)] = None,
+        "--strict/--no-strict", help=_("Hide the course and your files from the graded code (bubblewrap, or a user "
+                                       "of its own when run as root). Default: on with --file, off for your own "
+                                       "workspace."), show_default=False)] = None,
+    lang: LangOpt = None,
+    book: BookOpt = None,
 ) -> None:
-    """Run the hidden tests and the smoke-check on your code."""
     from tutor.engine.protocol import Plan, SmokeStep, TestStarted
     from tutor.engine.results import DEVICE_UNAVAILABLE, ENGINE_ERROR
     from tutor.engine.runner import grade as run_grade
 
     c = course()
     check_device(device)
+    if file and len(file) > 1:
+        raise fail(_("--file grades one file; {count} were given ({files}). Grade them one at a time (a whole class "
+                     "is its own command).").format(count=len(file), files=", ".join(map(str, file))), EXIT_USAGE)
+    file = file[0] if file else None
     if all_ and exercises:
-        raise fail("give exercise ids or --all, not both.", EXIT_USAGE)
+        raise fail(_("give exercise ids or --all, not both."), EXIT_USAGE)
     if not all_ and not exercises:
-        raise fail("name the exercises to grade (for example `d2l-tutor grade corr2d`) or use --all.", EXIT_USAGE)
-    chosen = c.exercises if all_ else [exercise_or_exit(c, name) for name in exercises]
-    if file is not None and len(chosen) != 1:
-        raise fail("--file grades one exercise: name exactly one.", EXIT_USAGE)
+        raise fail(_("name the exercises to grade (for example `d2l-tutor grade corr2d`) or use --all."), EXIT_USAGE)
     ws = None
     if file is None or workspace is not None:
         ws = workspace_or_exit(workspace)
     elif file is not None:
-        try:
-            ws = find_workspace()
-        except WorkspaceError:
-            ws = None
+        ws = optional_workspace(None)
+    shown_book = prefs(ws, lang, book)
+    chosen = c.exercises if all_ else [exercise_or_exit(c, name, book or shown_book) for name in exercises]
+    if file is not None and len(chosen) != 1:
+        raise fail(_("--file grades one exercise: name exactly one."), EXIT_USAGE)
     targets = []
     for ex in chosen:
         path = file if file is not None else ws.file_for(ex)
         if Path(path).is_dir():
-            raise fail(f"{path} is a folder, not a file: give the path of the .py file to grade "
-                       f"(e.g. {Path(path) / ex.filename}).", EXIT_USAGE if file is not None else EXIT_WORKSPACE)
+            raise fail(_("{path} is a folder, not a file: give the path of the .py file to grade (e.g. {example}).")
+                       .format(path=path, example=Path(path) / ex.filename),
+                       EXIT_USAGE if file is not None else EXIT_WORKSPACE)
         if not Path(path).is_file():
-            hint = f" Run `d2l-tutor reset {ex.id}` to get the stub back." if file is None else ""
-            raise fail(f"{path} does not exist.{hint}", EXIT_WORKSPACE)
+            hint = (" " + _("Run `d2l-tutor reset {id}` to get the stub back.").format(id=ex.id)) if file is None else ""
+            raise fail(_("{path} does not exist.").format(path=path) + hint, EXIT_WORKSPACE)
         try:
             Path(path).read_bytes()
         except OSError as exc:
-            raise fail(f"cannot read {path}: {exc.strerror}. Check the file's permissions.", EXIT_WORKSPACE) from None
+            raise fail(_("cannot read {path}: {reason}. Check the file's permissions.").format(
+                path=path, reason=exc.strerror), EXIT_WORKSPACE) from None
         targets.append((ex, Path(path)))
 
     strict_mode = strict if strict is not None else file is not None
@@ -244,12 +330,12 @@ def grade(
     if ws is not None:
         hide += (str(ws.state_dir),)  # the progress database and backups: never the graded code's to touch
     if strict_mode:
-        from tutor.engine.containment import ISOLATION_NOTES, strict_isolation
+        from tutor.engine.containment import strict_isolation
 
-        level = strict_isolation()
-        if level == "process":
-            err.print(f"note: strict mode: {ISOLATION_NOTES[level]} (isolation: process).", highlight=False,
-                      soft_wrap=True)
+        if strict_isolation() == "process":
+            err.print(_("note: strict mode: the learner's code runs as you, in a separate process only (install "
+                        "bubblewrap, or run as root, to keep it from reading your files) (isolation: process)."),
+                      highlight=False, markup=False, soft_wrap=True)
     progress = open_progress(ws) if ws is not None and file is None else None
     if progress is not None:
         try:
@@ -262,16 +348,18 @@ def grade(
     code = EXIT_OK
     record_failed = False
     for ex, path in targets:
-        with err.status(f"grading {ex.id}: starting...", spinner="dots") as status:
+        with err.status(_("grading {id}: starting...").format(id=ex.id), spinner="dots") as status:
             def on_event(event, ex=ex, status=status, seen={"n": 0, "total": 0}):
                 if isinstance(event, Plan):
                     seen["total"] = len(event.tests)
                 elif isinstance(event, TestStarted):
                     seen["n"] += 1
-                    status.update(f"grading {ex.id}: {event.name} ({seen['n']}/{seen['total']})")
+                    status.update(escape(_("grading {id}: {test} ({n}/{total})").format(
+                        id=ex.id, test=event.name, n=seen["n"], total=seen["total"])))
                 elif isinstance(event, SmokeStep):
                     metrics = ", ".join(f"{k} {v:.4g}" for k, v in event.metrics.items())
-                    status.update(f"grading {ex.id}: smoke-check step {event.step}: {metrics}")
+                    status.update(escape(_("grading {id}: smoke-check step {step}: {metrics}").format(
+                        id=ex.id, step=event.step, metrics=metrics)))
 
             result = run_grade(ex, path, device=device, time_limit=time_limit, on_event=on_event,
                                strict=strict_mode, hide=hide)
@@ -279,14 +367,16 @@ def grade(
             raise fail(result.problem, EXIT_USAGE)
         results.append((ex, result))
         if not as_json:
-            render_result(out, result, ex)
+            render_result(out, result, ex, book=shown_book)
             out.print()
         if progress is not None and result.status != ENGINE_ERROR:
             try:
                 progress.record(result)
             except ProgressError as exc:  # the score is on screen already; say why it was not kept
-                err.print(f"[bold red]error:[/] {result.exercise}: {result.score:g}/{result.max_score:g} was not "
-                          f"recorded: {exc}", highlight=False, markup=True, soft_wrap=True)
+                err.print(f"[bold red]{escape(_('error:'))}[/] " + escape(
+                    _("{id}: {score}/{max} was not recorded: {reason}").format(
+                        id=result.exercise, score=f"{result.score:g}", max=f"{result.max_score:g}", reason=exc)),
+                          highlight=False, markup=True, soft_wrap=True)
                 record_failed = True
         if result.status == ENGINE_ERROR:
             code = EXIT_INTERNAL
@@ -294,79 +384,89 @@ def grade(
             code = EXIT_NOT_FULL
     if progress is not None:
         progress.close()
-    total = sum(r.score for _, r in results)
-    total_max = sum(r.max_score for _, r in results)
+    total = sum(r.score for _r, r in results)
+    total_max = sum(r.max_score for _r, r in results)
     if gradescope is not None:
         from tutor.gradescope import write_results
 
-        write_results(gradescope, [r for _, r in results])
+        write_results(gradescope, [r for _r, r in results])
     if as_json:
-        print(json.dumps({"score": total, "max_score": total_max, "results": [r.to_json() for _, r in results]},
-                         indent=2))
+        print(json.dumps({"score": total, "max_score": total_max, "lang": get_lang(),
+                          "results": [r.to_json() for _r, r in results]}, indent=2, ensure_ascii=False))
     elif len(results) > 1:
-        out.print(f"[bold]Total: {total:g}/{total_max:g} points[/]")
+        out.print(_("Total: {score}/{max} points").format(score=f"{total:g}", max=f"{total_max:g}"), style="bold")
     raise typer.Exit(EXIT_WORKSPACE if record_failed else code)
 
 
-@app.command()
+@app.command(help=_("Show the next hint for an exercise (each call reveals one more)."))
 def hint(
-    exercise: Annotated[str, typer.Argument(help="The exercise id.")],
-    reset: Annotated[bool, typer.Option("--reset", help="Hide the hints again and start from the first.")] = False,
+    exercise: Annotated[str, typer.Argument(help=_("The exercise id (or its section number)."))],
+    reset: Annotated[bool, typer.Option("--reset", help=_("Hide the hints again and start from the first."))] = False,
     workspace: WorkspaceOpt = None,
+    lang: LangOpt = None,
+    book: BookOpt = None,
 ) -> None:
-    """Show the next hint for an exercise (each call reveals one more)."""
-    ex = exercise_or_exit(course(), exercise)
     ws = workspace_or_exit(workspace)
+    shown_book = prefs(ws, lang, book)
+    ex = exercise_or_exit(course(), exercise, book or shown_book)
+    hints = ex.hints_in(get_lang())
     try:
         with open_progress(ws) as progress:
             if reset:
                 progress.reset_hints(ex.id)
-                out.print(f"Hints for {ex.id} hidden again; the next `d2l-tutor hint {ex.id}` shows the first.")
+                out.print(_("Hints for {id} hidden again; the next `d2l-tutor hint {id}` shows the first.")
+                          .format(id=ex.id), markup=False)
                 return
             already = progress.hints_shown(ex.id)
-            shown = progress.reveal_hint(ex.id, len(ex.hints))
+            shown = progress.reveal_hint(ex.id, len(hints))
     except ProgressError as exc:
         raise fail(str(exc), EXIT_WORKSPACE) from None
     for i in range(shown):
         style = "bold" if i == shown - 1 and shown > already else "dim"
-        out.print(f"[{style}]Hint {i + 1} of {len(ex.hints)}:[/] {ex.hints[i]}", highlight=False)
+        label = _("Hint {n} of {total}:").format(n=i + 1, total=len(hints))
+        out.print(f"[{style}]{escape(label)}[/] {escape(hints[i])}", highlight=False, soft_wrap=True)
     if shown == already:
-        out.print(f"[dim]That was the last hint. Re-read the lesson (`d2l-tutor lesson {ex.id}`) or start over with "
-                  f"`d2l-tutor hint {ex.id} --reset`.[/]")
+        out.print(_("That was the last hint. Re-read the lesson (`d2l-tutor lesson {id}`) or start over with "
+                    "`d2l-tutor hint {id} --reset`.").format(id=ex.id), style="dim", markup=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(help=_("Restore an exercise's stub; your current file is backed up first."))
 def reset(
-    exercise: Annotated[str, typer.Argument(help="The exercise id.")],
+    exercise: Annotated[str, typer.Argument(help=_("The exercise id."))],
     workspace: WorkspaceOpt = None,
+    lang: LangOpt = None,
 ) -> None:
-    """Restore an exercise's stub; your current file is backed up first."""
     from tutor.workspace import reset_exercise
 
-    ex = exercise_or_exit(course(), exercise)
     ws = workspace_or_exit(workspace)
+    prefs(ws, lang, None)
+    ex = exercise_or_exit(course(), exercise)
     try:
         backup = reset_exercise(ws, ex)
     except OSError as exc:
-        raise fail(f"could not reset {ex.filename}: {exc}. Nothing was changed.", EXIT_WORKSPACE) from None
-    if backup is None:
-        out.print(f"{ws.file_for(ex)} is the untouched stub now (there was nothing to back up).")
+        raise fail(_("could not reset {file}: {reason}. Nothing was changed.").format(file=ex.filename, reason=exc),
+                   EXIT_WORKSPACE) from None
+    if backup is None:  # paths are printed whole, never wrapped in the middle of a name
+        out.print(_("{path} is the untouched stub now (there was nothing to back up).").format(path=ws.file_for(ex)),
+                  markup=False, soft_wrap=True)
     else:
-        out.print(f"Restored the stub in {ws.file_for(ex)}.\nYour previous file is kept at [bold]{backup}[/].")
+        out.print(_("Restored the stub in {path}.").format(path=ws.file_for(ex)), markup=False, soft_wrap=True)
+        out.print(_("Your previous file is kept at {backup}.").format(backup=backup), markup=False, soft_wrap=True)
 
 
-@app.command()
+@app.command(help=_("Your attempts and best scores (or one exercise's history)."))
 def progress(
-    exercise: Annotated[Optional[str], typer.Argument(help="Show the attempt history of this exercise.")] = None,
+    exercise: Annotated[Optional[str], typer.Argument(help=_("Show the attempt history of this exercise."))] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
+    lang: LangOpt = None,
 ) -> None:
-    """Your attempts and best scores (or one exercise's history)."""
     from rich.table import Table
 
     c = course()
-    ex = exercise_or_exit(c, exercise) if exercise else None
     ws = workspace_or_exit(workspace)
+    prefs(ws, lang, None)
+    ex = exercise_or_exit(c, exercise) if exercise else None
     try:
         with open_progress(ws) as db:
             summaries = db.summaries()
@@ -378,8 +478,8 @@ def progress(
                           "history": [vars(a) for a in history]}, indent=2))
         return
     if ex is None:
-        table = Table(title="Progress", title_justify="left", header_style="bold")
-        for col in ("exercise", "attempts", "best", "last attempt"):
+        table = Table(title=_("Progress"), title_justify="left", header_style="bold")
+        for col in (_("exercise"), _("attempts"), _("best"), _("last attempt")):
             table.add_column(col)
         for e in c.exercises:
             s = summaries.get(e.id)
@@ -387,11 +487,12 @@ def progress(
                           s.last.replace("T", " ")[:16] if s else "-")
         out.print(table)
         totals = course_totals(c.exercises, summaries)
-        out.print(f"{totals.done}/{totals.exercises} exercises at full marks ({totals.earned:g}/{totals.total} points); "
-                  f"{sum(s.attempts for s in summaries.values())} attempts in all.")
-    title = f"Last attempts of {ex.id}" if ex else "Recent attempts"
+        out.print(_("{done}/{total} exercises at full marks ({earned}/{points} points); {attempts} attempts in all.")
+                  .format(done=totals.done, total=totals.exercises, earned=f"{totals.earned:g}", points=totals.total,
+                          attempts=sum(s.attempts for s in summaries.values())))
+    title = _("Last attempts of {id}").format(id=ex.id) if ex else _("Recent attempts")
     table = Table(title=title, title_justify="left", header_style="bold")
-    for col in ("when (UTC)", "exercise", "score", "status", "time", "device", "file"):
+    for col in (_("when (UTC)"), _("exercise"), _("score"), _("status"), _("time"), _("device"), _("file")):
         table.add_column(col)
     for a in history:
         table.add_row(a.finished_at.replace("T", " ")[:19], a.exercise, f"{a.score:g}/{a.max_score:g}", a.status,
@@ -399,25 +500,28 @@ def progress(
     if history:
         out.print(table)
     elif ex is not None:
-        out.print(f"No attempts at {ex.id} yet: `d2l-tutor grade {ex.id}`.")
+        out.print(_("No attempts at {id} yet: `d2l-tutor grade {id}`.").format(id=ex.id), markup=False)
 
 
-@app.command()
+@app.command(help=_("Instructor check: every reference solution gets full marks (twice, identically) and every stub "
+                    "zero; the course's folders are complete, translated and named by the rules."))
 def check(
-    exercises: Annotated[Optional[List[str]], typer.Argument(help="Only these exercises (default: all).", show_default=False)] = None,
-    device: Annotated[str, typer.Option(help="auto (cuda when available), cpu or cuda.")] = "auto",
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Grading processes to run at once.")] = 2,
+    exercises: Annotated[Optional[List[str]], typer.Argument(
+        help=_("Only these exercises (default: all)."), show_default=False)] = None,
+    device: Annotated[str, typer.Option(help=_("auto (cuda when available), cpu or cuda."))] = "auto",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help=_("Grading processes to run at once."))] = 2,
     as_json: JsonOpt = False,
+    lang: LangOpt = None,
 ) -> None:
-    """Instructor check: every reference solution gets full marks (twice, identically) and every stub zero."""
     from tutor.instructor import run_check
 
+    prefs(None, lang, None)
     c = course()
     chosen = [exercise_or_exit(c, n) for n in exercises] if exercises else c.exercises
-    report = run_check(chosen, device=device, jobs=jobs,
-                       on_line=None if as_json else (lambda line: err.print(line, highlight=False)))
+    report = run_check(chosen, device=device, jobs=jobs, course=c,
+                       on_line=None if as_json else (lambda line: err.print(line, highlight=False, markup=False)))
     if as_json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
         report.render(out)
     if report.device_unavailable:
@@ -425,25 +529,25 @@ def check(
     raise typer.Exit(EXIT_OK if report.ok else EXIT_NOT_FULL)
 
 
-@app.command()
+@app.command(help=_("The full-screen tutor: lessons, an editor for your exercise files, and grading with live "
+                    "results."))
 def tui(
-    exercise: Annotated[Optional[str], typer.Argument(help="Open this exercise at once.", show_default=False)] = None,
+    exercise: Annotated[Optional[str], typer.Argument(help=_("Open this exercise at once."), show_default=False)] = None,
     workspace: WorkspaceOpt = None,
-    device: Annotated[str, typer.Option(help="Where grading runs: auto (cuda when available), cpu or cuda.")] = "auto",
-    cold: Annotated[bool, typer.Option("--cold", help="Start a new grading process for every run instead of "
-                                       "forking a warm one (slower; for debugging).")] = False,
+    device: Annotated[str, typer.Option(help=_("Where grading runs: auto (cuda when available), cpu or cuda."))] = "auto",
+    cold: Annotated[bool, typer.Option("--cold", help=_("Start a new grading process for every run instead of "
+                                                        "forking a warm one (slower; for debugging)."))] = False,
+    lang: LangOpt = None,
+    book: BookOpt = None,
 ) -> None:
-    """The full-screen tutor: lessons, an editor for your exercise files, and grading with live results."""
     check_device(device)
-    start = exercise_or_exit(course(), exercise) if exercise else None
     ws = None
     if workspace is not None or not is_interactive():
         ws = workspace_or_exit(workspace)  # an explicit folder must be a workspace; no terminal: no question to ask
     else:
-        try:
-            ws = find_workspace()
-        except WorkspaceError:
-            ws = None  # the app offers to create one
+        ws = optional_workspace(None)  # None: the app offers to create one
+    shown_book = prefs(ws, lang, book)
+    start = exercise_or_exit(course(), exercise, book or shown_book) if exercise else None
     launch_tui(ws, start=start, device=device, warm=not cold)
 
 
@@ -459,8 +563,8 @@ def launch_tui(ws: Optional[Workspace], *, start: Optional[Exercise] = None, dev
     try:
         import tutor.tui.app  # noqa: F401
     except ImportError as exc:
-        raise fail(f"the full-screen tutor needs textual ({exc}); install it with `pip install textual`. "
-                   "Every other command works without it.", EXIT_INTERNAL) from None
+        raise fail(_("the full-screen tutor needs textual ({reason}); install it with `pip install textual`. Every "
+                     "other command works without it.").format(reason=exc), EXIT_INTERNAL) from None
     code = run_tui(ws, course=course(), start=start, device=device, warm=warm)
     if code:
         raise typer.Exit(code)
@@ -470,12 +574,13 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        err.print("interrupted")
+        err.print(_("interrupted"))
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - never show a learner our traceback
-        err.print(f"[bold red]error:[/] d2l-tutor itself failed ({type(exc).__name__}: {exc}). This is a bug in "
-                  "d2l-tutor, not in your code; set D2L_TUTOR_DEBUG=1 to see the traceback and please report it.",
-                  soft_wrap=True)
+        err.print(f"[bold red]{escape(_('error:'))}[/] " + escape(
+            _("d2l-tutor itself failed ({error}). This is a bug in d2l-tutor, not in your code; set "
+              "D2L_TUTOR_DEBUG=1 to see the traceback and please report it.").format(
+                error=f"{type(exc).__name__}: {exc}")), soft_wrap=True)
         if os.environ.get("D2L_TUTOR_DEBUG"):
             raise
         sys.exit(EXIT_INTERNAL)

@@ -51,8 +51,34 @@ def _fast_workspace():
     return ws
 
 
+def early_language(argv: list[str]) -> None:
+    """Settle the language before any text is built (typer's help texts are made when tutor.cli is imported):
+    --lang on the command line, D2L_TUTOR_LANG, the workspace's remembered choice, then the locale."""
+    from tutor.i18n import LanguageError, resolve, set_lang
+
+    explicit = None
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            explicit = argv[i + 1]
+        elif arg.startswith("--lang="):
+            explicit = arg.split("=", 1)[1]
+    remembered = None
+    try:
+        from tutor import settings
+        from tutor.workspace import find_workspace
+
+        remembered = settings.load(find_workspace(Path.cwd()).state_dir).get("lang")
+    except Exception:  # noqa: BLE001 - no workspace here: nothing remembered
+        pass
+    try:
+        set_lang(resolve(explicit, remembered))
+    except LanguageError:
+        pass  # the command line is checked again by the CLI, which explains
+
+
 def main() -> None:
     gc.disable()  # while importing (as in run_tui): imports allocate a lot and free little
+    early_language(sys.argv[1:])
     if sys.argv[1:] in ([], ["tui"]) and is_interactive():
         try:
             ws = _fast_workspace()

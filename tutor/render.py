@@ -8,17 +8,27 @@ from rich.table import Table
 from rich.text import Text
 
 from tutor.engine.results import GRADED, GradeResult
+from tutor.i18n import _, get_lang, translate
 from tutor.manifest import Exercise
 from tutor.messages import render
 
-STATUS_WORDS = {
-    "timeout": "stopped: time limit",
-    "memory": "stopped: memory limit",
-    "crashed": "crashed",
-    "engine_error": "internal error",
-    "device_unavailable": "device unavailable",
-    "cancelled": "cancelled",
-}
+
+def status_word(status: str) -> str:
+    words = {
+        "timeout": _("stopped: time limit"),
+        "memory": _("stopped: memory limit"),
+        "crashed": _("crashed"),
+        "engine_error": _("internal error"),
+        "device_unavailable": _("device unavailable"),
+        "cancelled": _("cancelled"),
+        "invalid_report": _("invalid report"),
+    }
+    return words.get(status, status)
+
+
+def test_name(name: str) -> str:
+    """A hidden test's name, in the learner's language (the grader's catalog translates it)."""
+    return translate(name, grader=True)
 
 
 def unwritten_function(test) -> str | None:
@@ -55,33 +65,37 @@ def score_text(score: float, max_score: float) -> Text:
     return Text(f"{fmt_points(score)}/{fmt_points(max_score)}", style=style)
 
 
-def render_result(console: Console, result: GradeResult, exercise: Exercise) -> None:
-    head = Text.assemble((f"{exercise.id}", "bold"), f" · {exercise.title} (d2l {exercise.d2l})   ",
-                         score_text(result.score, result.max_score), " points   ",
-                         (f"{result.duration:.1f} s on {result.device}", "dim"))
+def render_result(console: Console, result: GradeResult, exercise: Exercise, book: str = "course") -> None:
+    lang = get_lang()
+    label = {"course": "d2l", "zh": "d2l-zh", "en": "d2l-en"}.get(book, "d2l")
+    head = Text.assemble((f"{exercise.id}", "bold"), f" · {exercise.title_in(lang)} ({label} {exercise.section(book)})   ",
+                         score_text(result.score, result.max_score), " " + _("points") + "   ",
+                         (_("{seconds} s on {device}").format(seconds=f"{result.duration:.1f}", device=result.device),
+                          "dim"))
     console.print(head)
     if result.status != GRADED:
-        console.print(Text(f"  {STATUS_WORDS.get(result.status, result.status)}: {result.problem}", style="bold red"))
+        console.print(Text(f"  {status_word(result.status)}: {result.problem}", style="bold red"))
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, padding=(0, 1))
     table.add_column("", width=1)
-    table.add_column("test")
-    table.add_column("points", justify="right")
+    table.add_column(_("test"))
+    table.add_column(_("points"), justify="right")
     for t in result.tests:
         mark = Text("✓", style="green") if t.passed else Text("✗", style="red")
-        name = Text(t.name)
+        name = Text(test_name(t.name))
         if t.kind == "smoke":
-            name.append("  [smoke-check]", style="cyan")
+            name.append("  [" + _("smoke-check") + "]", style="cyan")
         table.add_row(mark, name, f"{fmt_points(t.earned)}/{fmt_points(t.points)}")
     console.print(table)
     for t in result.tests:
         if t.kind == "smoke" and t.metric and t.metric.get("value") is not None:
             goal = "≥" if t.metric.get("goal") == "min" else "≤"
-            console.print(Text(f"  smoke-check: {t.metric.get('name')} = {t.metric['value']:.4g} "
-                               f"(needs {goal} {t.metric.get('threshold'):g}, {t.metric.get('steps', 0)} steps, "
-                               f"{t.duration:.1f} s)"
-                               + (f"; reference solution: {t.metric['reference']:.4g}"
-                                  if t.metric.get("reference") is not None else ""),
-                               style="green" if t.passed else "red"))
+            line = _("  smoke-check: {metric} = {value} (needs {goal} {threshold}, {steps} steps, {seconds} s)").format(
+                metric=translate(str(t.metric.get("name")), grader=True), value=f"{t.metric['value']:.4g}",
+                goal=goal, threshold=f"{t.metric.get('threshold'):g}", steps=t.metric.get("steps", 0),
+                seconds=f"{t.duration:.1f}")
+            if t.metric.get("reference") is not None:
+                line += _("; reference solution: {value}").format(value=f"{t.metric['reference']:.4g}")
+            console.print(Text(line, style="green" if t.passed else "red"))
     failed = [t for t in result.tests if not t.passed]
     shown_inputs: set[str] = set()
     # An untouched stub fails test after test the same way: say it once per unwritten function.
@@ -93,13 +107,14 @@ def render_result(console: Console, result: GradeResult, exercise: Exercise) -> 
     grouped = {name: tests for name, tests in unwritten.items() if len(tests) > 1}
     for name, tests in grouped.items():
         body = Text(tests[0].message)
-        body.append(f"\n\n{len(tests) - 1} more tests stop at {name} too: " + "; ".join(t.name for t in tests[1:]) + ".",
-                    style="dim")
-        console.print(Panel(body, title=Text(f"✗ {name} is not written yet ({len(tests)} tests)", style="red"),
-                            title_align="left", border_style="red", expand=True))
+        body.append("\n\n" + _("{n} more tests stop at {name} too: {tests}.").format(
+            n=len(tests) - 1, name=name, tests=_("; ").join(test_name(t.name) for t in tests[1:])), style="dim")
+        title = _("✗ {name} is not written yet ({n} tests)").format(name=name, n=len(tests))
+        console.print(Panel(body, title=Text(title, style="red"), title_align="left", border_style="red",
+                            expand=True))
     failed_detail = [t for t in failed if not any(t in tests for tests in grouped.values())]
     for t in failed_detail:
-        message = t.message or "failed"
+        message = t.message or _("failed")
         smallest = _smallest_part(t.failure)
         if smallest is not None:
             key = repr(sorted((smallest.get("params") or {}).items()))
@@ -108,17 +123,19 @@ def render_result(console: Console, result: GradeResult, exercise: Exercise) -> 
                          for p in t.failure.get("parts") or ()]
                 message = render({**t.failure, "parts": parts})
             shown_inputs.add(key)
-        console.print(Panel(Text(message), title=Text(f"✗ {t.name}", style="red"),
+        console.print(Panel(Text(message), title=Text(f"✗ {test_name(t.name)}", style="red"),
                             title_align="left", border_style="red", expand=True))
     if result.output.strip():
         lines = result.output.rstrip().splitlines()
-        shown = "\n".join(lines[:20]) + (f"\n... ({len(lines) - 20} more lines)" if len(lines) > 20 else "")
+        shown = "\n".join(lines[:20])
+        if len(lines) > 20:
+            shown += "\n" + _("... ({n} more lines)").format(n=len(lines) - 20)
         if result.output_truncated_bytes:
-            shown += f"\n(output capped: {result.output_truncated_bytes} bytes dropped)"
-        console.print(Panel(Text(shown), title="your code printed", title_align="left", border_style="dim"))
+            shown += "\n" + _("(output capped: {n} bytes dropped)").format(n=result.output_truncated_bytes)
+        console.print(Panel(Text(shown), title=_("your code printed"), title_align="left", border_style="dim"))
     if failed and result.status == GRADED:
-        console.print(Text(f"  Read the lesson: d2l-tutor lesson {exercise.id}   ·   a hint: d2l-tutor hint {exercise.id}",
-                           style="dim"))
+        console.print(Text(_("  Read the lesson: d2l-tutor lesson {id}   ·   a hint: d2l-tutor hint {id}").format(
+            id=exercise.id), style="dim"))
     elif not failed:
-        console.print(Text("  Full marks. Well done!", style="bold green"))
+        console.print(Text(_("  Full marks. Well done!"), style="bold green"))
 
