@@ -57,19 +57,38 @@ class Workspace:
 
 
 def find_workspace(start: Path | None = None, explicit: Path | None = None) -> Workspace:
-    """The workspace named by --workspace, or the nearest one from `start` (the cwd) upward."""
+    """The workspace named by --workspace, or else the one found from `start` (the cwd):
+
+    1. the nearest folder from `start` upward that holds the marker folder (the cwd is in a workspace, or below
+       one), else
+    2. the nearest ./d2l-workspace (DEFAULT_DIR, what `d2l-tutor init` makes) that is a workspace, as a child of
+       `start` or of any folder above it (the cwd is where `d2l-tutor init` was run, or below it).
+    """
     if explicit is not None:
         root = Path(explicit).expanduser().resolve()
-        if not (root / MARKER).is_dir():
+        if not is_workspace(root):
             raise WorkspaceError(f"{root} is not a d2l-tutor workspace (it has no {MARKER}/ folder). "
                                  f"Create one with `d2l-tutor init {explicit}`.")
         return Workspace(root)
     here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / MARKER).is_dir():
+    folders = (here, *here.parents)
+    for folder in folders:
+        if is_workspace(folder):
             return Workspace(folder)
-    raise WorkspaceError(f"no d2l-tutor workspace in {here} or any folder above it. Create one with "
-                         f"`d2l-tutor init` (it makes ./{DEFAULT_DIR}), then cd into it, or pass --workspace DIR.")
+    for folder in folders:
+        if is_workspace(folder / DEFAULT_DIR):
+            return Workspace((folder / DEFAULT_DIR).resolve())
+    raise WorkspaceError(f"no d2l-tutor workspace in {here}, in any folder above it, or in a ./{DEFAULT_DIR} inside "
+                         f"one of them. Create one with `d2l-tutor init` (it makes ./{DEFAULT_DIR}), or pass "
+                         f"--workspace DIR.")
+
+
+def is_workspace(folder: Path) -> bool:
+    """`folder` is a workspace: it holds the marker folder."""
+    try:
+        return (Path(folder) / MARKER).is_dir()
+    except OSError:  # a folder we may not look into is not a workspace we can use
+        return False
 
 
 @dataclass
@@ -77,13 +96,22 @@ class InitReport:
     root: Path
     created: list[str]
     skipped: list[str]
+    existed: bool = False  # `root` was a workspace already: only missing files (if any) were added
+
+    @property
+    def status(self) -> str:
+        """"exists" (the workspace was there before; see `created` for files added to it) or "created"."""
+        return "exists" if self.existed else "created"
 
 
 def init_workspace(root: Path, course: Course) -> InitReport:
-    """Create the workspace; never overwrite an existing file (those are reported as skipped)."""
+    """Create the workspace, or complete an existing one; never overwrite an existing file (those are reported as
+    skipped). The report's `existed`/`status` says whether the workspace was there before: say "created" only when
+    it was not."""
     root = Path(root).expanduser().resolve()
     if root.exists() and not root.is_dir():
         raise WorkspaceError(f"{root} exists and is not a folder; choose another path for the workspace.")
+    existed = is_workspace(root)
     try:
         (root / MARKER / "backups").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -98,7 +126,7 @@ def init_workspace(root: Path, course: Course) -> InitReport:
             created.append(path.name)
         except FileExistsError:
             skipped.append(path.name)
-    return InitReport(root=root, created=created, skipped=skipped)
+    return InitReport(root=root, created=created, skipped=skipped, existed=existed)
 
 
 def reset_exercise(ws: Workspace, exercise: Exercise) -> Path | None:
