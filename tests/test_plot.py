@@ -244,3 +244,48 @@ def test_every_plotted_metric_is_one_the_grader_reports(course):
 def test_the_plot_does_not_import_torch():
     code = "import sys, tutor.tui.plot; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+def _error_curve(plot: SmokePlot, errors: list[float]) -> None:
+    plot.begin(CORR2D)
+    for s, e in enumerate(errors, start=1):
+        plot.add_step(s, {"loss": e * 10, "error": e})
+    plot.finish(True)
+
+
+@asynchronous
+async def test_errors_far_below_the_threshold_are_drawn_where_they_are():
+    """A float32 error falls to ~1e-6: the log axis goes down to it instead of drawing a flat line at
+    threshold / 100."""
+    async with PlotApp().run_test(size=(60, 20)) as pilot:
+        plot = pilot.app.query_one(SmokePlot)
+        errors = [1.2 * 0.75 ** s for s in range(60)] + [9.5e-07]
+        _error_curve(plot, errors)
+        await pilot.pause()
+
+        assert plot.log_scale
+        [(_, curve)] = unlabelled(plot)
+        assert curve == pytest.approx([math.log10(e) for e in errors])  # nothing clipped: no flat tail
+        assert len(set(curve[-10:])) == 10
+        lower, upper = plot.plt.monitor.ylim[0]
+        assert lower < math.log10(9.5e-07) and upper > math.log10(1.2)
+        assert plot.title_text == "max |K - [1, -1]| 9.5e-07 · passed"
+        text = rendered(plot)
+        assert "1e-06┤" in text and "0.01┤" in text  # decade ticks down to the data
+        ticks = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
+        assert 2 <= len(ticks) <= 6, ticks  # seven decades: every second one is labelled
+
+
+@asynchronous
+async def test_an_exact_zero_below_tiny_errors_stands_apart_and_absurd_values_are_clipped_visibly():
+    async with PlotApp().run_test(size=(60, 20)) as pilot:
+        plot = pilot.app.query_one(SmokePlot)
+        _error_curve(plot, [1.0, 0.1, 1e-6, 0.0])
+        [(_, curve)] = unlabelled(plot)
+        assert curve[:3] == pytest.approx([0.0, -1.0, -6.0]) and curve[3] == pytest.approx(-7.0)  # 0: a decade under
+        assert plot.title_text == "max |K - [1, -1]| 0 · passed"
+
+        _error_curve(plot, [1.0, 0.1, 1e-15])  # beyond LOG_DECADES_BELOW decades under the threshold (0.05)
+        [(_, curve)] = unlabelled(plot)
+        assert curve[-1] == pytest.approx(math.log10(0.05 * 1e-8))
+        assert plot.title_text == "max |K - [1, -1]| 1e-15 · 1e-15 is below the axis · passed"

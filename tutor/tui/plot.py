@@ -24,6 +24,22 @@ def _number(value) -> float | None:
     return float(value)
 
 
+LOG_DECADES_BELOW = 8  # a log axis reaches at most this many decades under the threshold; lower values are clipped
+MAX_LOG_TICKS = 6       # more decades than this on a log axis: a tick every second (third, ...) decade
+
+
+def log_floor(ys: list[float], threshold: float) -> float:
+    """The lowest value a log axis shows for the values `ys` and a threshold > 0: threshold / 100, lowered to the
+    smallest positive value (a decade under it when some value is 0 or negative, so that a 0 stands apart), but
+    never more than LOG_DECADES_BELOW decades under the threshold."""
+    floor = threshold / 100
+    positive = [y for y in ys if y > 0]
+    smallest = min(positive, default=floor)
+    if smallest < floor:
+        floor = smallest / 10 if len(positive) < len(ys) else smallest
+    return max(floor, threshold * 10.0 ** -LOG_DECADES_BELOW)
+
+
 class SmokePlot(PlotextPlot):
     """The tracked metric (the plan's "plot" key) against step, with the pass threshold as a horizontal line.
 
@@ -154,14 +170,24 @@ class SmokePlot(PlotextPlot):
         threshold, goal = self.threshold, self.test.get("goal")
         # A "max" goal's threshold is usually a small error the curve must fall under after starting orders of
         # magnitude above it (corr2d: ~1 down to < 0.05). On a linear axis the line and the end of the curve would
-        # share the bottom row, so such curves get a log axis, on which each decade has the same height. Values at
-        # or below threshold / 100 (an error of exactly 0 included) are clipped to it: they are far enough below
-        # the line, and the axis keeps a few decades instead of many. plotext's own yscale("log") transforms its
-        # data in place on every build (and textual-plotext builds on every render), so the log is taken here.
-        # "min" goals (accuracies, BLEU gains) stay linear, with limits that include the threshold.
+        # share the bottom row, so such curves get a log axis, on which each decade has the same height. The axis
+        # goes down to threshold / 100, or lower when the curve does (a float32 error ends near 1e-7): every
+        # positive value is drawn where it is, down to LOG_DECADES_BELOW decades under the threshold. An error of
+        # exactly 0 (which has no log) is drawn at threshold / 100, or a decade under the smallest positive value
+        # when that is lower; a value clipped at the bottom is named in the title with its real value. plotext's own
+        # yscale("log") transforms its data in place on every build (and textual-plotext builds on every render),
+        # so the log is taken here. "min" goals (accuracies, BLEU gains) stay linear, with limits that include
+        # the threshold.
         self.log_scale = (goal == "max" and threshold is not None and threshold > 0
                           and max(ys) >= 10 * threshold)
-        floor = threshold / 100 if self.log_scale else 0.0
+        clipped = ""
+        if self.log_scale:
+            floor = log_floor(ys, threshold)
+            below = [y for y in ys if 0 < y < floor]
+            if below:  # positive values under the deepest axis the plot allows: clipped, and the title says so
+                clipped = f" · {min(below):.2g} is below the axis"
+        else:
+            floor = 0.0
 
         def to_axis(value: float) -> float:
             return math.log10(max(value, floor)) if self.log_scale else value
@@ -176,7 +202,7 @@ class SmokePlot(PlotextPlot):
         self.plt.plot(xs, plotted)
         self.shown = [self.tracked]
         self._limits(xs + line_x, plotted + line_y)
-        return f"{self.metric} {ys[-1]:.3g}"
+        return f"{self.metric} {ys[-1]:.3g}{clipped}"
 
     def _draw_others(self) -> str:
         names = [n for n in self.series if n != self.tracked and self.series[n][0]]
@@ -206,8 +232,10 @@ class SmokePlot(PlotextPlot):
         span = hi - lo or max(abs(hi), 1.0) * 0.1
         lower, upper = lo - 0.05 * span, hi + 0.3 * span
         self.plt.ylim(lower, upper)
-        if self.log_scale:
-            ticks = [float(d) for d in range(math.ceil(lower), math.floor(upper) + 1)]
+        if self.log_scale:  # a tick every decade, or every second or third one when the axis spans many
+            decades = range(math.ceil(lower), math.floor(upper) + 1)
+            every = max(1, math.ceil(len(decades) / MAX_LOG_TICKS))
+            ticks = [float(d) for d in decades if d % every == 0]
             labels = [f"{10.0 ** d:g}" for d in ticks]
         else:
             ticks = [lower + (upper - lower) * i / 4 for i in range(5)]
