@@ -17,9 +17,13 @@ VARIANTS = [
     # Convolution instead of cross-correlation: every value is wrong, and the flip test names it.
     variant(EX, "kernel flipped (convolution)", "* K).sum()", "* K.flip(0).flip(1)).sum()",
             loses=VALUES, mistake="corr2d.flipped_kernel"),
-    # The output is one row and one column too small: every value test sees the wrong shape.
+    # The output is one row and one column too small: every value test sees the wrong shape; the first names the
+    # mistake, the others say so in one line.
     variant(EX, "output size off by one", "X.shape[0] - kh + 1, X.shape[1] - kw + 1", "X.shape[0] - kh, X.shape[1] - kw",
-            loses=VALUES),
+            loses=VALUES, mistake="corr2d.output_size_off_by_one"),
+    # Only the height lacks its +1: the same mistake, named the same way.
+    variant(EX, "output height off by one", "X.shape[0] - kh + 1,", "X.shape[0] - kh,",
+            loses=VALUES, mistake="corr2d.output_size_off_by_one"),
     # Averages each window instead of summing it: the values are off by a factor of kh * kw.
     variant(EX, "mean of the window instead of its sum", "* K).sum()", "* K).mean()",
             loses=VALUES),
