@@ -9,6 +9,15 @@ import pytest
 from tutor.manifest import load_course
 
 REPO = Path(__file__).resolve().parent.parent
+FIXTURE_COURSE = REPO / "tests" / "fixture_course"
+
+
+@pytest.fixture
+def fixture_course_env(monkeypatch):
+    """Run on the small fixture course (tests/fixture_course): five exercises of the real course, so that adding
+    content to the course never changes these tests. Child processes (the grading engine) inherit it."""
+    monkeypatch.setenv("D2L_TUTOR_COURSE", str(FIXTURE_COURSE))
+    yield FIXTURE_COURSE
 
 
 @pytest.fixture(scope="session")

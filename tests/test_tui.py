@@ -11,11 +11,14 @@ pytest.importorskip("textual")
 
 from textual.widgets import ContentSwitcher, Markdown, TextArea, Tree  # noqa: E402
 
+from tests.conftest import REPO  # noqa: E402
 from tutor.manifest import load_course  # noqa: E402
 from tutor.progress import Progress  # noqa: E402
 from tutor.tui.app import TutorApp  # noqa: E402
 from tutor.tui.results import ResultsPanel  # noqa: E402
 from tutor.workspace import Workspace, init_workspace  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("fixture_course_env")  # the TUI runs on the fixture course
 
 SIZE = (120, 40)
 
@@ -393,7 +396,7 @@ async def test_progress_view_shows_best_scores_and_the_history(ws):
         row = summary.get_row("corr2d")
         assert str(row[1]) == "12/12" and row[2] == "2" and row[3] == "1/4"
         assert str(summary.get_row("gru")[1]) == "not started"
-        assert "12/84 points · 1 of 7 exercises" in str(pilot.app.query_one("#progress-title").content)
+        assert "12/60 points · 1 of 5 exercises" in str(pilot.app.query_one("#progress-title").content)
         summary.move_cursor(row=summary.get_row_index("corr2d"))
         await pilot.press("enter")  # that exercise's history, newest first
         await pilot.pause()
@@ -402,7 +405,7 @@ async def test_progress_view_shows_best_scores_and_the_history(ws):
         assert [str(history.get_row_at(i)[1]) for i in range(2)] == ["12/12", "3/12"]
         assert "a" in str(history.get_row_at(1)[6]) and "none" in str(history.get_row_at(0)[6])
         overall_text, bar = pilot.app.query_one("#overall-label").content.renderables
-        assert str(overall_text) == "12/84 points · 1/7 done" and (bar.completed, bar.total) == (12, 84)
+        assert str(overall_text) == "12/60 points · 1/5 done" and (bar.completed, bar.total) == (12, 60)
 
 
 @run_async
@@ -597,7 +600,7 @@ async def test_an_infinite_loop_times_out_and_the_app_stays_responsive(ws, tmp_p
     import re as _re
     import shutil
 
-    original = load_course()
+    original = load_course(REPO / "course")  # the real course (the fixture course's folders are outside it)
     copy = tmp_path / "course"
     shutil.copytree(original.root, copy)
     meta = copy / original.exercise("corr2d").folder.relative_to(original.root) / "exercise.toml"

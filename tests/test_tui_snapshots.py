@@ -30,6 +30,8 @@ from tutor.progress import Progress  # noqa: E402
 from tutor.tui.app import TutorApp  # noqa: E402
 from tutor.workspace import Workspace, init_workspace  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("fixture_course_env")  # the TUI runs on the fixture course
+
 ROOT = Path("/tmp/d2l-tutor-snapshots/w")  # fixed: the path is on screen
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
@@ -123,6 +125,7 @@ def test_smoke_check_plot(snap_compare, ws, size):
         open_tree_node(pilot, lambda d: d == ex)
         await pilot.pause()
         smoke_run(pilot, ex)
+        await pilot.pause(0.3)  # the plot's last redraw (it redraws at most ten times a second)
         await pilot.press("escape")
         await pilot.pause()
 
@@ -167,6 +170,61 @@ def test_light_theme_exercise(snap_compare, ws, flipped_result):
         await pilot.pause()
 
     assert snap_compare(app_for(ws), run_before=run_before, terminal_size=(120, 40))
+
+
+@pytest.fixture
+def chinese():
+    """The whole app in Chinese (as `--lang zh`, D2L_TUTOR_LANG=zh or a zh_CN locale give it)."""
+    from tutor.i18n import get_lang, set_lang
+
+    before = get_lang()
+    set_lang("zh")
+    yield
+    set_lang(before)
+
+
+def test_lesson_in_chinese(snap_compare, ws, size, chinese):
+    """Double-width text laid out without cutting a character in half, at 80x24 and 120x40."""
+    async def run_before(pilot):
+        open_tree_node(pilot, lambda d: d == load_course().lesson("corr2d"))
+        await pilot.pause()
+
+    assert snap_compare(app_for(ws), run_before=run_before, terminal_size=size)
+
+
+def test_exercise_with_a_failing_result_in_chinese(snap_compare, ws, size, flipped_result, chinese):
+    ex = load_course().exercise("corr2d")
+    ws.file_for(ex).write_text(FLIPPED, encoding="utf-8")
+    with Progress(ws.db_path) as progress:
+        progress.reveal_hint("corr2d", len(ex.hints))
+
+    async def run_before(pilot):
+        open_tree_node(pilot, lambda d: d == ex)
+        await pilot.pause()
+        pilot.app.query_one("#results").finish(ex, flipped_result)
+        await pilot.press("escape")
+        await pilot.pause()
+
+    assert snap_compare(app_for(ws), run_before=run_before, terminal_size=size)
+
+
+def test_progress_in_chinese(snap_compare, ws, size, chinese):
+    with Progress(ws.db_path) as progress:
+        for exercise, earned in (("dropout", 12), ("corr2d", 4)):
+            progress.record(GradeResult(exercise=exercise, file="x", status=GRADED, duration=2.0,
+                                        tests=[TestResult(name="hidden tests", passed=earned == 12, earned=earned,
+                                                          points=12)]))
+    with sqlite3.connect(ws.db_path) as db:
+        db.execute("UPDATE attempts SET finished_at = '2026-11-24T10:0' || id || ':00+00:00', file_hash = "
+                   "'0123456789abcdef'")
+
+    async def run_before(pilot):
+        open_tree_node(pilot, lambda d: d == load_course().exercise("corr2d"))
+        await pilot.pause()
+        await pilot.press("escape", "p")
+        await pilot.pause()
+
+    assert snap_compare(app_for(ws), run_before=run_before, terminal_size=size)
 
 
 @pytest.fixture(params=SIZES)

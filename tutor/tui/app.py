@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tutor.engine.results import GradeResult
     from tutor.engine.warm import WarmGrader
 
+from tutor.i18n import _, get_lang
 from tutor.manifest import Course, Exercise, Lesson, load_course
 from tutor.progress import Progress, ProgressError, Summary, course_totals
 from tutor.tui.screens import ConfirmScreen, QuitScreen, SetupScreen
@@ -44,8 +45,11 @@ from tutor.workspace import DEFAULT_DIR, Workspace, WorkspaceError, init_workspa
 NOT_STARTED, ATTEMPTED, FULL_MARKS = "·", "◐", "✓"
 NOT_RECORDED = {"cancelled", "engine_error", "device_unavailable"}  # runs that say nothing about the learner's code
 EXERCISE_LINK = "exercise:"
-WELCOME = ("Welcome to d2l-tutor.\n\nPick a lesson or an exercise in the tree on the left (arrow keys and enter), or "
-           "press ctrl+p and type its name. Press ? for every key.")
+
+
+def welcome() -> str:
+    return _("Welcome to d2l-tutor.\n\nPick a lesson or an exercise in the tree on the left (arrow keys and enter), "
+             "or press ctrl+p and type its name. Press ? for every key, L to switch between English and Chinese.")
 
 
 def points(x: float) -> str:
@@ -120,23 +124,30 @@ class TutorApp(App):
     NARROW = 100  # columns: below this the tree and the hints take less room (the app gets the class -narrow)
     # The footer shows the everyday keys; ? lists them all (o, s, r, z and b are there, and in the README).
     BINDINGS = [
-        Binding("g", "grade", "Grade"),
-        Binding("ctrl+g", "grade", "Grade", show=False),  # the editor shows these two while it has the focus
-        Binding("ctrl+s", "save", "Save", show=False),
-        Binding("c", "cancel", "Cancel"),
-        Binding("h", "hint", "Hint"),
-        Binding("t", "show_task", "Task"),
-        Binding("l", "show_lesson", "Lesson"),
-        Binding("e", "show_exercise", "Exercise"),
-        Binding("p", "show_progress", "Progress"),
-        Binding("o", "external_editor", "Open in $EDITOR", show=False),
-        Binding("s", "solution", "Solution", show=False),
-        Binding("r", "reload", "Reload from disk", show=False),
-        Binding("z", "zoom_results", "Zoom the results", show=False),
-        Binding("b", "toggle_sidebar", "Hide/show the tree", show=False),
-        Binding("question_mark", "toggle_keys", "Keys"),
-        Binding("q", "quit", "Quit"),
+        Binding("g", "grade", _("Grade")),
+        Binding("ctrl+g", "grade", _("Grade"), show=False),  # the editor shows these two while it has the focus
+        Binding("ctrl+s", "save", _("Save"), show=False),
+        Binding("c", "cancel", _("Cancel")),
+        Binding("h", "hint", _("Hint")),
+        Binding("t", "show_task", _("Task")),
+        Binding("l", "show_lesson", _("Lesson")),
+        Binding("e", "show_exercise", _("Exercise")),
+        Binding("p", "show_progress", _("Progress")),
+        Binding("o", "external_editor", _("Open in $EDITOR"), show=False),
+        Binding("s", "solution", _("Solution"), show=False),
+        Binding("r", "reload", _("Reload from disk"), show=False),
+        Binding("z", "zoom_results", _("Zoom the results"), show=False),
+        Binding("b", "toggle_sidebar", _("Hide/show the tree"), show=False),
+        Binding("L", "toggle_language", _("English/中文"), show=False),
+        Binding("question_mark", "toggle_keys", _("Keys")),
+        Binding("q", "quit", _("Quit")),
     ]
+    # The English of each description, to translate them again when the language changes.
+    BINDING_TEXT = {"grade": "Grade", "save": "Save", "cancel": "Cancel", "hint": "Hint", "show_task": "Task",
+                    "show_lesson": "Lesson", "show_exercise": "Exercise", "show_progress": "Progress",
+                    "external_editor": "Open in $EDITOR", "solution": "Solution", "reload": "Reload from disk",
+                    "zoom_results": "Zoom the results", "toggle_sidebar": "Hide/show the tree",
+                    "toggle_language": "English/中文", "toggle_keys": "Keys", "quit": "Quit"}
     WATCH_INTERVAL = 0.5  # seconds between two looks at the exercise file's mtime and size
     WATCH_SETTLE = 0.4    # the file must have been stable this long before it is reloaded and regraded
 
@@ -169,6 +180,95 @@ class TutorApp(App):
         self.regrade_queued = False  # a change arrived during grading: grade once more when it ends
         self.workspace_missing = False  # the workspace folder was deleted while the app was open
         self.views_ready = False  # on_ready mounts every view but the first
+        self.last_result: GradeResult | None = None  # the open exercise's last verdict (redrawn in a new language)
+
+    # The language and the book's numbering
+
+    @property
+    def book(self) -> str:
+        """The numbering shown beside lessons and exercises: course, zh (d2l-zh) or en (d2l-en)."""
+        from tutor import settings
+
+        remembered = settings.load(self.workspace.state_dir) if self.workspace is not None else {}
+        return remembered.get("book", "course")
+
+    def course_title(self) -> str:
+        return self.course.title_zh if get_lang() == "zh" and self.course.title_zh else self.course.title
+
+    def chapter_label(self, ch) -> Text:
+        return Text(f"{ch.number}. {ch.title_in(get_lang())}")
+
+    def lesson_label(self, lesson: Lesson) -> Text:
+        return Text.assemble(lesson.title_in(get_lang()), (f" {lesson.section(self.book)}", "dim"))
+
+    def show_exercise_title(self, ex: Exercise) -> None:
+        label = {"course": "d2l", "zh": "d2l-zh", "en": "d2l-en"}[self.book]
+        self.query_one("#exercise-title", Label).update(
+            f"{ex.id} · {ex.title_in(get_lang())} ({label} {ex.section(self.book)}) · {self.workspace.file_for(ex)}")
+
+    def action_toggle_language(self) -> None:
+        """English ↔ Chinese, at once and everywhere; the workspace remembers the choice."""
+        from tutor import settings
+        from tutor.i18n import set_lang
+
+        set_lang("zh" if get_lang() == "en" else "en")
+        if self.workspace is not None:
+            try:
+                settings.save(self.workspace.state_dir, lang=get_lang())
+            except OSError:
+                pass
+        self.relabel()
+        self.notify(_("Language: English"), timeout=3)
+
+    def set_language(self, lang: str) -> None:
+        """The command palette's action: switch to `lang` (en or zh)."""
+        if lang != get_lang():
+            self.action_toggle_language()
+
+    def relabel_bindings(self) -> None:
+        """The footer's and the key panel's descriptions, in the current language."""
+        from dataclasses import replace
+
+        for key, bindings in list(self._bindings.key_to_bindings.items()):
+            self._bindings.key_to_bindings[key] = [
+                replace(b, description=_(self.BINDING_TEXT[b.action])) if b.action in self.BINDING_TEXT else b
+                for b in bindings]
+        self.refresh_bindings()
+
+    def relabel(self) -> None:
+        """Draw every label, view and key description again in the current language."""
+        self.relabel_bindings()
+        tree = self.query_one("#course", Tree)
+        tree.root.set_label(Text(self.course_title()))
+        for node in self._tree_nodes():
+            if isinstance(node.data, Lesson):
+                node.set_label(self.lesson_label(node.data))
+            elif node.data is not None and not isinstance(node.data, Exercise):
+                node.set_label(self.chapter_label(node.data))
+        if self.workspace is not None:
+            self.refresh_overall(self.load_summaries())
+            self.sub_title = str(self.workspace.root)
+        else:
+            self.sub_title = _("no workspace")
+        self.query_one("#welcome", Static).update(welcome())
+        if not self.views_ready:
+            return
+        current = self.query_one("#main", ContentSwitcher).current
+        if self.shown_lesson is not None:
+            self.show_lesson(self.shown_lesson)
+        if self.exercise is not None:
+            self.show_exercise_title(self.exercise)
+            self.show_hints(self.exercise, self.hints_shown(self.exercise))
+            if self.last_result is not None and self.last_result.exercise == self.exercise.id:
+                self.query_one("#results").finish(self.exercise, self.last_result)
+            elif self.cancel_event is None:
+                self.query_one("#results").update(_("Press g to grade this exercise."))
+        if current == "task-view":
+            self.action_show_task()
+        elif current == "progress-view":
+            self.action_show_progress()
+        else:
+            self.show_view(current)
 
     # Layout, start-up and the course tree
 
@@ -176,11 +276,11 @@ class TutorApp(App):
         yield Header()
         with Horizontal(id="body"):
             with Vertical(id="sidebar"):
-                yield Tree(Text(self.course.title), id="course")
+                yield Tree(Text(self.course_title()), id="course")
                 yield Static("", id="overall-label")
             with ContentSwitcher(initial="lesson-view", id="main"):
                 with VerticalScroll(id="lesson-view"):
-                    yield Static(WELCOME, id="welcome")
+                    yield Static(welcome(), id="welcome")
         yield Footer()
 
     async def on_ready(self) -> None:
@@ -223,9 +323,11 @@ class TutorApp(App):
         tree = self.query_one("#course", Tree)
         tree.show_root, tree.auto_expand = False, False  # selecting a lesson must not fold its exercises away
         tree.focus()
+        if get_lang() != "en":
+            self.relabel_bindings()  # the key descriptions were made when this module was imported
         self.theme_changed_signal.subscribe(self, self.theme_changed)
         if self.workspace is None:
-            self.sub_title = "no workspace"
+            self.sub_title = _("no workspace")
             self.push_screen(SetupScreen(self.searched, self.proposed), self.setup_answered)
         else:
             self.workspace_ready()
@@ -242,16 +344,20 @@ class TutorApp(App):
 
     def setup_answered(self, create: bool | None) -> None:
         if not create:
-            self.exit(message="No workspace was created. Run `d2l-tutor init DIR` to make one where you like.")
+            self.exit(message=_("No workspace was created. Run `d2l-tutor init DIR` to make one where you like."))
             return
         try:
             report = init_workspace(self.proposed, self.course)
         except WorkspaceError as exc:
-            self.exit(return_code=3, message=f"error: {exc}")
+            self.exit(return_code=3, message=_("error:") + f" {exc}")
             return
         self.workspace = Workspace(report.root)
-        self.notify(f"Created the workspace {report.root}: one file per exercise, yours to edit. Next time, run "
-                    f"d2l-tutor inside it.", title="Workspace created", timeout=10)
+        if not getattr(report, "existed", False):
+            self.notify(_("Created the workspace {root}: one file per exercise, yours to edit. Next time, run "
+                          "d2l-tutor inside it.").format(root=report.root), title=_("Workspace created"), timeout=10)
+        else:
+            self.notify(_("Opened the workspace {root}, which was there already.").format(root=report.root),
+                        title=_("Workspace"), timeout=10)
         self.workspace_ready()
 
     def workspace_ready(self) -> None:
@@ -259,9 +365,9 @@ class TutorApp(App):
         summaries = self.load_summaries()
         tree = self.query_one("#course", Tree)
         for ch in self.course.chapters:
-            ch_node = tree.root.add(Text(f"{ch.number}. {ch.title}"), data=ch, expand=True)
+            ch_node = tree.root.add(self.chapter_label(ch), data=ch, expand=True)
             for lesson in ch.lessons:
-                le_node = ch_node.add(Text(lesson.title), data=lesson, expand=True)
+                le_node = ch_node.add(self.lesson_label(lesson), data=lesson, expand=True)
                 for ex in lesson.exercises:
                     self.exercise_nodes[ex.id] = le_node.add_leaf(exercise_label(ex, summaries.get(ex.id)), data=ex)
         self.refresh_overall(summaries)
@@ -280,7 +386,8 @@ class TutorApp(App):
             grader.start()
         except OSError as exc:
             grader.close()
-            self.notify(f"Grading will start a new process each time ({exc}).", severity="warning")
+            self.notify(_("Grading will start a new process each time ({reason}).").format(reason=exc),
+                        severity="warning")
             return
         self.warm_grader = grader
 
@@ -289,7 +396,7 @@ class TutorApp(App):
             with Progress(self.workspace.db_path) as progress:
                 return progress.summaries()
         except ProgressError as exc:
-            self.notify(str(exc), title="Progress", severity="error", timeout=15)
+            self.notify(str(exc), title=_("Progress"), severity="error", timeout=15)
             return {}
 
     def refresh_mark(self, ex: Exercise, summary: Summary | None) -> None:
@@ -304,7 +411,8 @@ class TutorApp(App):
         bar = ProgressBar(total=t.total, completed=t.earned, width=None, complete_style="green",
                           finished_style="green")
         self.query_one("#overall-label", Static).update(
-            Group(Text(f"{points(t.earned)}/{t.total} points · {t.done}/{t.exercises} done", style="dim"), bar))
+            Group(Text(_("{earned}/{total} points · {done}/{exercises} done").format(
+                earned=points(t.earned), total=t.total, done=t.done, exercises=t.exercises), style="dim"), bar))
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         data = event.node.data
@@ -340,14 +448,20 @@ class TutorApp(App):
         self.query_one("#main", ContentSwitcher).current = view
 
     def show_lesson(self, lesson: Lesson) -> None:
+        lang = get_lang()
         try:
-            text = read_text(lesson.path)
+            text = read_text(lesson.path_in(lang))
         except ValueError as exc:
-            text = f"# {lesson.title}\n\nThe lesson cannot be shown: {exc}."
+            text = f"# {lesson.title_in(lang)}\n\n" + _("The lesson cannot be shown: {reason}.").format(reason=exc)
         if lesson.exercises:
-            links = "\n".join(f"- [{ex.id}: {ex.title}]({EXERCISE_LINK}{ex.id}) ({ex.points} points)"
-                              for ex in lesson.exercises)
-            text += f"\n\n---\n\n## Your exercise\n\n{links}\n\nPress **e** to open it, **t** for its task.\n"
+            links = "\n".join(f"- [{ex.id}: {ex.title_in(lang)}]({EXERCISE_LINK}{ex.id}) (" +
+                              _("{n} points").format(n=ex.points) + ")" for ex in lesson.exercises)
+            text += "\n\n---\n\n## " + _("Your exercise") + f"\n\n{links}\n\n" + \
+                _("Press **e** to open it, **t** for its task.") + "\n"
+        numbers = " · ".join(f"{label} {lesson.section(b)}" for b, label in
+                             (("course", _("course")), ("zh", "d2l-zh"), ("en", "d2l-en")))
+        page = lesson.pages.get("zh" if lang == "zh" else "en")
+        text += "\n" + numbers + (f" · [{_('the book')}]({page})" if page else "") + "\n"
         self.shown_lesson = lesson
         self.query_one("#welcome").display = False
         self.query_one("#lesson").update(text)
@@ -360,7 +474,7 @@ class TutorApp(App):
             try:
                 self.open_exercise(self.course.exercise(event.href[len(EXERCISE_LINK):]))
             except LookupError:
-                self.notify(f"No exercise {event.href!r} in this course.", severity="warning")
+                self.notify(_("No exercise {name!r} in this course.").format(name=event.href), severity="warning")
 
     def target_exercise(self) -> Exercise | None:
         """What e, t and g act on: the open exercise, else the lesson's or the tree cursor's exercise."""
@@ -388,17 +502,17 @@ class TutorApp(App):
             try:
                 text = read_text(path)
             except ValueError as exc:
-                self.notify(f"Cannot open the exercise: {exc}. `d2l-tutor reset {ex.id}` restores the stub (your "
-                            "file is backed up first).", severity="error", timeout=12)
+                self.notify(_("Cannot open the exercise: {reason}. `d2l-tutor reset {id}` restores the stub (your "
+                              "file is backed up first).").format(reason=exc, id=ex.id), severity="error", timeout=12)
                 return False
             if self.cancel_event is not None:
                 self.action_cancel()  # the running grading is of the exercise we are leaving
-            self.exercise, self.saved_text = ex, text
+            self.exercise, self.saved_text, self.last_result = ex, text, None
             self.known_stamp = self.seen_stamp = file_stamp(path)
             self.changed_at, self.disk_changed, self.regrade_queued = None, False, False
             self.query_one("#editor").load_text(text)
-            self.query_one("#exercise-title", Label).update(f"{ex.id} · {ex.title} (d2l {ex.d2l}) · {path}")
-            self.query_one("#results").update("Press g to grade this exercise.")
+            self.show_exercise_title(ex)
+            self.query_one("#results").update(_("Press g to grade this exercise."))
             self.query_one("#plot").display = False
             self.show_hints(ex, self.hints_shown(ex))
         self.show_view("exercise-view")
@@ -418,15 +532,17 @@ class TutorApp(App):
             try:  # deleted while the app was open: put the workspace back (stubs never overwrite anything)
                 init_workspace(self.workspace.root, self.course)
             except WorkspaceError as exc:
-                self.notify(f"Could not save: {exc} Your edits are still in the editor.", severity="error")
+                self.notify(_("Could not save: {reason} Your edits are still in the editor.").format(reason=exc),
+                            severity="error")
                 return False
             self.workspace_missing = False
-            self.notify(f"Recreated the workspace {self.workspace.root}, which had been deleted.", timeout=8)
+            self.notify(_("Recreated the workspace {root}, which had been deleted.").format(root=self.workspace.root),
+                        timeout=8)
         try:
             write_atomically(path, text)
         except OSError as exc:
-            self.notify(f"Could not save {path}: {exc.strerror}. Your edits are still in the editor.",
-                        severity="error")
+            self.notify(_("Could not save {path}: {reason}. Your edits are still in the editor.").format(
+                path=path, reason=exc.strerror), severity="error")
             return False
         self.saved_text = text
         self.known_stamp = self.seen_stamp = file_stamp(path)  # our own write is not a change to react to
@@ -435,9 +551,9 @@ class TutorApp(App):
 
     def action_save(self) -> None:
         if self.exercise is None:
-            self.notify("Open an exercise first.")
+            self.notify(_("Open an exercise first."))
         elif self.save():
-            self.notify(f"Saved {self.exercise.filename}.", timeout=2)
+            self.notify(_("Saved {file}.").format(file=self.exercise.filename), timeout=2)
 
     def action_show_lesson(self) -> None:
         node = self.query_one("#course", Tree).cursor_node
@@ -451,14 +567,14 @@ class TutorApp(App):
     def action_show_exercise(self) -> None:
         ex = self.target_exercise()
         if ex is None:
-            self.notify("Pick an exercise in the tree first.")
+            self.notify(_("Pick an exercise in the tree first."))
         else:
             self.open_exercise(ex)
 
     def action_show_task(self) -> None:
         ex = self.target_exercise()
         if ex is None:
-            self.notify("Pick an exercise in the tree first.")
+            self.notify(_("Pick an exercise in the tree first."))
             return
         from tutor.tui.task import task_markdown
 
@@ -476,7 +592,7 @@ class TutorApp(App):
                 hints = {ex.id: progress.hints_shown(ex.id) for ex in self.course.exercises}
                 history = progress.history(self.exercise.id) if self.exercise is not None else []
         except ProgressError as exc:
-            self.notify(str(exc), title="Progress", severity="error", timeout=15)
+            self.notify(str(exc), title=_("Progress"), severity="error", timeout=15)
             return
         view = self.query_one("#progress-view")
         view.show(self.course, summaries, hints, self.exercise, history)
@@ -508,7 +624,7 @@ class TutorApp(App):
             self.screen.minimize()
             return
         if self.exercise is None:
-            self.notify("Open an exercise and grade it first.")
+            self.notify(_("Open an exercise and grade it first."))
             return
         self.show_view("exercise-view")
         self.screen.maximize(self.query_one("#results-row"), container=False)
@@ -538,7 +654,7 @@ class TutorApp(App):
         """Suspend the app, run $VISUAL or $EDITOR on the exercise file, then reload and regrade it if it changed."""
         ex = self.target_exercise()
         if ex is None:
-            self.notify("Pick an exercise in the tree first.")
+            self.notify(_("Pick an exercise in the tree first."))
             return
         if (self.exercise is None or ex.id != self.exercise.id) and not self.open_exercise(ex):
             return
@@ -546,30 +662,33 @@ class TutorApp(App):
             return
         command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
         if not command:
-            self.notify("Set $EDITOR to your editor (for example `export EDITOR=vim`) and start d2l-tutor again; or "
-                        "edit the file in another window: the app regrades it when you save.",
-                        title="No $EDITOR", severity="warning", timeout=12)
+            self.notify(_("Set $EDITOR to your editor (for example `export EDITOR=vim`) and start d2l-tutor again; "
+                          "or edit the file in another window: the app regrades it when you save."),
+                        title=_("No $EDITOR"), severity="warning", timeout=12)
             return
         try:
             argv = shlex.split(command)
         except ValueError:
             argv = []
         if not argv or shutil.which(argv[0]) is None:
-            self.notify(f"$EDITOR is {command!r}, which is not a command on your PATH.", severity="error")
+            self.notify(_("$EDITOR is {command!r}, which is not a command on your PATH.").format(command=command),
+                        severity="error")
             return
         path = self.workspace.file_for(ex)
         try:
             with self.suspend():
                 code = subprocess.run([*argv, str(path)], check=False).returncode
         except SuspendNotSupported:
-            self.notify("This terminal cannot hand the screen to another program; edit the file in another window "
-                        "instead: the app regrades it when you save.", severity="warning", timeout=12)
+            self.notify(_("This terminal cannot hand the screen to another program; edit the file in another "
+                          "window instead: the app regrades it when you save."), severity="warning", timeout=12)
             return
         except OSError as exc:
-            self.notify(f"Could not run {argv[0]}: {exc.strerror}.", severity="error")
+            self.notify(_("Could not run {program}: {reason}.").format(program=argv[0], reason=exc.strerror),
+                        severity="error")
             return
         if code != 0:
-            self.notify(f"{argv[0]} exited with code {code}.", severity="warning")
+            self.notify(_("{program} exited with code {code}.").format(program=argv[0], code=code),
+                        severity="warning")
         if file_stamp(path) != self.known_stamp:
             self.seen_stamp, self.changed_at = file_stamp(path), None
             self.file_changed_on_disk(ex)
@@ -584,17 +703,18 @@ class TutorApp(App):
             if not self.open_exercise(target):
                 return
         if self.exercise is None:
-            self.notify("Pick an exercise in the tree first.")
+            self.notify(_("Pick an exercise in the tree first."))
             return
         if self.cancel_event is not None:
-            self.notify("Already grading; press c to cancel.")
+            self.notify(_("Already grading; press c to cancel."))
             return
         if self.dirty and not self.save():
             return
         path = self.workspace.file_for(self.exercise)
         if not path.is_file():
-            self.notify(f"{path} is gone. Press ctrl+s to write the editor's text back to it, or run "
-                        f"`d2l-tutor reset {self.exercise.id}` for a fresh stub.", severity="error", timeout=12)
+            self.notify(_("{path} is gone. Press ctrl+s to write the editor's text back to it, or run "
+                          "`d2l-tutor reset {id}` for a fresh stub.").format(path=path, id=self.exercise.id),
+                        severity="error", timeout=12)
             return
         self.start_grading()
 
@@ -612,7 +732,7 @@ class TutorApp(App):
         if self.cancel_event is not None:
             self.regrade_queued = False
             self.cancel_event.set()
-            self.notify("Cancelling...", timeout=2)
+            self.notify(_("Cancelling..."), timeout=2)
 
     def engine_grade(self, ex: Exercise, path: Path, cancel: threading.Event, on_event) -> GradeResult:
         """Warm when the zygote runs (it falls back to a cold start by itself), cold otherwise."""
@@ -628,7 +748,7 @@ class TutorApp(App):
         panel = self.query_one("#results")
         result = self.engine_grade(ex, path, cancel, lambda event: self.call_from_thread(self.on_engine_event, event))
         if result.status == "cancelled":
-            self.call_from_thread(panel.failed, "Grading cancelled; nothing was recorded.")
+            self.call_from_thread(panel.failed, _("Grading cancelled; nothing was recorded."))
             return result
         summaries = None
         problem = ""
@@ -638,7 +758,7 @@ class TutorApp(App):
                     progress.record(result)
                     summaries = progress.summaries()
             except ProgressError as exc:
-                problem = f"This result was not recorded: {exc}"
+                problem = _("This result was not recorded: {reason}").format(reason=exc)
         self.call_from_thread(self.grading_done, ex, result, summaries, problem)
         return result
 
@@ -665,13 +785,14 @@ class TutorApp(App):
                      problem: str) -> None:
         if self.exercise is None or ex.id != self.exercise.id:
             return  # the learner moved on; the tree mark below is still right
+        self.last_result = result
         self.query_one("#results").finish(ex, result)
         if self.query_one("#main", ContentSwitcher).current != "exercise-view":  # the learner is reading elsewhere
-            self.notify(f"{ex.id}: {points(result.score)}/{points(result.max_score)} points. Press e for the "
-                        "results.", title="Graded", timeout=8)
+            self.notify(_("{id}: {score}/{max} points. Press e for the results.").format(
+                id=ex.id, score=points(result.score), max=points(result.max_score)), title=_("Graded"), timeout=8)
         if problem:
             self.query_one("#results").failed(problem)
-            self.notify(problem, title="Progress", severity="error", timeout=15)
+            self.notify(problem, title=_("Progress"), severity="error", timeout=15)
         if summaries is not None:
             self.refresh_mark(ex, summaries.get(ex.id))
             self.refresh_overall(summaries)
@@ -686,10 +807,11 @@ class TutorApp(App):
                 self.start_grading()
         if event.state == WorkerState.ERROR:
             error = event.worker.error
-            message = f"{event.worker.name} failed: {type(error).__name__}: {error}"
+            message = _("{worker} failed: {error}").format(worker=event.worker.name,
+                                                          error=f"{type(error).__name__}: {error}")
             if event.worker.group == "grade":
                 self.query_one("#results").failed(message)
-            self.notify(message, title="Error", severity="error", timeout=15)
+            self.notify(message, title=_("Error"), severity="error", timeout=15)
 
     # Hints and the reference solution
 
@@ -698,23 +820,24 @@ class TutorApp(App):
             with Progress(self.workspace.db_path) as progress:
                 return progress.hints_shown(ex.id)
         except ProgressError as exc:
-            self.notify(str(exc), title="Progress", severity="error", timeout=15)
+            self.notify(str(exc), title=_("Progress"), severity="error", timeout=15)
             return 0
 
     def show_hints(self, ex: Exercise, shown: int, *, last: bool = False) -> None:
         hints = self.query_one("#hints", Static)
         if shown == 0:
-            hints.update(Text("Stuck? Press h for a hint.", style="dim"))
+            hints.update(Text(_("Stuck? Press h for a hint."), style="dim"))
             return
+        all_hints = ex.hints_in(get_lang())
         text = Text()
         for i in range(shown):
             if i:
                 text.append("\n")
-            text.append(f"Hint {i + 1} of {len(ex.hints)}: ", style="bold")
-            text.append(ex.hints[i])
+            text.append(_("Hint {n} of {total}:").format(n=i + 1, total=len(all_hints)) + " ", style="bold")
+            text.append(all_hints[i])
         if last:
-            text.append("\nThat was the last hint. Re-read the lesson (l) or start over with "
-                        f"`d2l-tutor hint {ex.id} --reset`.", style="dim")
+            text.append("\n" + _("That was the last hint. Re-read the lesson (l) or start over with "
+                                  "`d2l-tutor hint {id} --reset`.").format(id=ex.id), style="dim")
         hints.update(text)
         self.query_one("#hints-scroll", VerticalScroll).scroll_end(animate=False)
 
@@ -722,25 +845,25 @@ class TutorApp(App):
         """Reveal the next hint: the same count as `d2l-tutor hint`, kept in the progress database."""
         ex = self.exercise
         if ex is None:
-            self.notify("Open an exercise first.")
+            self.notify(_("Open an exercise first."))
             return
         try:
             with Progress(self.workspace.db_path) as progress:
                 already = progress.hints_shown(ex.id)
                 shown = progress.reveal_hint(ex.id, len(ex.hints))
         except ProgressError as exc:
-            self.notify(str(exc), title="Progress", severity="error", timeout=15)
+            self.notify(str(exc), title=_("Progress"), severity="error", timeout=15)
             return
         self.show_view("exercise-view")
         self.show_hints(ex, shown, last=shown == already)
         if shown == already:
-            self.notify("That was the last hint.", timeout=3)
+            self.notify(_("That was the last hint."), timeout=3)
 
     def action_solution(self) -> None:
         """The reference solution: at once with full marks, otherwise after a confirmation."""
         ex = self.exercise
         if ex is None:
-            self.notify("Open an exercise first.")
+            self.notify(_("Open an exercise first."))
             return
         summary = self.load_summaries().get(ex.id)
         if summary is not None and summary.best >= ex.points:
@@ -751,16 +874,16 @@ class TutorApp(App):
             if yes:
                 self.show_solution(ex)
 
-        self.push_screen(ConfirmScreen("Show the solution before you have full marks? [y/n]"), answered)
+        self.push_screen(ConfirmScreen(_("Show the solution before you have full marks? [y/n]")), answered)
 
     def show_solution(self, ex: Exercise) -> None:
         try:
             text = read_text(ex.solution_path)
         except ValueError as exc:
-            self.notify(f"Cannot show the reference solution: {exc}.", severity="error")
+            self.notify(_("Cannot show the reference solution: {reason}.").format(reason=exc), severity="error")
             return
-        self.query_one("#solution-title", Label).update(f"Reference solution of {ex.id} (read-only; e goes back to "
-                                                        "your file)")
+        self.query_one("#solution-title", Label).update(
+            _("Reference solution of {id} (read-only; e goes back to your file)").format(id=ex.id))
         solution = self.query_one("#solution")
         solution.load_text(text)
         self.show_view("solution-view")
@@ -775,9 +898,9 @@ class TutorApp(App):
         if not self.workspace.root.is_dir():
             if not self.workspace_missing:
                 self.workspace_missing = True
-                self.notify(f"The workspace folder {self.workspace.root} was deleted or moved. The editor keeps your "
-                            "text: ctrl+s writes it back (and recreates the workspace), q quits.",
-                            title="Workspace gone", severity="error", timeout=30)
+                self.notify(_("The workspace folder {root} was deleted or moved. The editor keeps your text: ctrl+s "
+                              "writes it back (and recreates the workspace), q quits.").format(
+                                root=self.workspace.root), title=_("Workspace gone"), severity="error", timeout=30)
             return
         self.workspace_missing = False
         ex = self.exercise
@@ -800,14 +923,15 @@ class TutorApp(App):
         try:
             text = read_text(path)
         except ValueError as exc:
-            self.notify(f"The exercise file changed but cannot be loaded: {exc}.", severity="warning")
+            self.notify(_("The exercise file changed but cannot be loaded: {reason}.").format(reason=exc),
+                        severity="warning")
             return
         editor_text = self.query_one("#editor").text
         if self.dirty and text != editor_text:  # never overwrite the learner's unsaved edits
             self.disk_changed = True
-            self.notify(f"{ex.filename} changed on disk, but you have unsaved edits here. Press ctrl+s to "
-                        "save yours over it, or r to reload the file (your edits here are lost).",
-                        title="File changed", severity="warning", timeout=20)
+            self.notify(_("{file} changed on disk, but you have unsaved edits here. Press ctrl+s to save yours over "
+                          "it, or r to reload the file (your edits here are lost).").format(file=ex.filename),
+                        title=_("File changed"), severity="warning", timeout=20)
             return
         self.known_stamp = self.seen_stamp
         if text == self.saved_text:
@@ -839,20 +963,20 @@ class TutorApp(App):
         """Load the file from disk into the editor, dropping unsaved edits; regrade when it had changed."""
         ex = self.exercise
         if ex is None:
-            self.notify("Open an exercise first.")
+            self.notify(_("Open an exercise first."))
             return
         path = self.workspace.file_for(ex)
         try:
             text = read_text(path)
         except ValueError as exc:
-            self.notify(f"Cannot reload: {exc}.", severity="error")
+            self.notify(_("Cannot reload: {reason}.").format(reason=exc), severity="error")
             return
         changed = text != self.saved_text or self.disk_changed
         self.known_stamp = self.seen_stamp = file_stamp(path)
         self.changed_at, self.disk_changed = None, False
         self.load_into_editor(text)
         self.show_view("exercise-view")
-        self.notify(f"Reloaded {ex.filename} from disk.", timeout=2)
+        self.notify(_("Reloaded {file} from disk.").format(file=ex.filename), timeout=2)
         if changed:
             self.request_grading()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 
+from tutor.i18n import _, get_lang
 from tutor.manifest import Exercise
 
 
@@ -15,13 +16,20 @@ def _signature(node: ast.FunctionDef | ast.ClassDef) -> str:
 
 
 def task_markdown(ex: Exercise) -> str:
-    """The stub's module docstring, then each public function's or class's signature and docstring."""
+    """The task: in Chinese, the exercise's task.zh.md; in English, the stub's docstrings (each public function's or
+    class's signature and docstring)."""
+    keys = _("Keys: **e** your file, **g** grade, **h** a hint, **l** the lesson.")
+    if get_lang() == "zh" and (ex.folder / "task.zh.md").is_file():
+        text = (ex.folder / "task.zh.md").read_text(encoding="utf-8")
+        return text.rstrip() + "\n\n" + keys + "\n"
     try:
         tree = ast.parse(ex.stub_path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError) as exc:
-        return f"# {ex.title}\n\nThe task text could not be read from {ex.stub_path}: {exc}."
-    parts = [f"# {ex.title}", f"Exercise `{ex.id}`, d2l section {ex.d2l}, {ex.points} points. "
-             f"Write it in `{ex.filename}` in your workspace."]
+        return f"# {ex.title}\n\n" + _("The task text could not be read from {path}: {reason}.").format(
+            path=ex.stub_path, reason=exc)
+    parts = [f"# {ex.title}", _("Exercise `{id}`, d2l section {section}, {points} points. Write it in `{file}` in "
+                                "your workspace.").format(id=ex.id, section=ex.d2l, points=ex.points,
+                                                          file=ex.filename)]
     for node in tree.body:
         if not isinstance(node, (ast.FunctionDef, ast.ClassDef)) or node.name.startswith("_"):
             continue
@@ -37,5 +45,5 @@ def task_markdown(ex: Exercise) -> str:
                     parts.append(f"### `{_signature(item)}`")
                     if method_doc:
                         parts.append(f"```text\n{method_doc}\n```")
-    parts.append("Keys: **e** your file, **g** grade, **h** a hint, **l** the lesson.")
+    parts.append(keys)
     return "\n\n".join(parts)
