@@ -66,6 +66,7 @@ def problems(course) -> list[tuple[str, str]]:
             continue
         if entry.name not in chapter_folders:
             found.append((entry.name, "not a chapter of the manifest (a stray or orphan)"))
+    found += given_problems(course)
     for ex in course.exercises:
         _, _, untranslated = sync(exercise_po(ex.folder, "zh"), grader_messages(ex.grader_path), write=False)
         if untranslated:
@@ -99,6 +100,29 @@ def exercise_problems(ex, where: str) -> list[tuple[str, str]]:
     grader = folder / "grader.py"
     if grader.is_file() and f'Grader("{ex.id}")' not in grader.read_text(encoding="utf-8"):
         found.append((f"{where}/grader.py", f'the grader must be Grader("{ex.id}")'))
+    return found
+
+
+def given_problems(course) -> list[tuple[str, str]]:
+    """An exercise's given helpers (tutor/given.py): its stub imports each of them, and the references they come
+    from use none of the APIs the exercise forbids (in the sandbox, they run under the exercise's guard). The
+    manifest itself refuses a given name that is the exercise's own or comes from a later exercise."""
+    from tutor.engine.scan import scan
+
+    found = []
+    for ex in course.exercises:
+        if not ex.given:
+            continue
+        where = f"{ex.folder.parent.name}/{ex.id}"
+        stub = ex.stub_path.read_text(encoding="utf-8") if ex.stub_path.is_file() else ""
+        for name in ex.given:
+            if not re.search(rf"^from tutor\.given import .*\b{re.escape(name)}\b", stub, re.M):
+                found.append((f"{where}/stub.py", f"the given {name} is not imported (from tutor.given import "
+                                                  f"{name})"))
+        for source in course.given_chain(ex):
+            for api, line in scan(source.solution_path.read_text(encoding="utf-8"), ex.forbidden):
+                found.append((f"{where}/exercise.toml", f"the given reference of {source.id} calls {api} (its "
+                                                        f"line {line}), which {ex.id} forbids"))
     return found
 
 

@@ -96,6 +96,7 @@ class Exercise:
     sections: dict = field(default_factory=dict, compare=False, hash=False)  # {"course": "6.1", "zh": ..., "en": ...}
     title_zh: str = ""
     hints_zh: tuple[str, ...] = ()
+    given: tuple[str, ...] = ()  # names from earlier exercises' references that the stub imports from tutor.given
 
     @property
     def d2l(self) -> str:
@@ -132,7 +133,7 @@ class Exercise:
             "id": self.id, "title": self.title, "title_zh": self.title_zh, "d2l": self.d2l,
             "sections": dict(self.sections), "points": self.points, "time_limit": self.time_limit,
             "memory_mb": self.memory_mb, "requires": list(self.requires), "forbidden": list(self.forbidden),
-            "lesson": self.lesson_id, "chapter": self.chapter, "hints": len(self.hints),
+            "lesson": self.lesson_id, "chapter": self.chapter, "hints": len(self.hints), "given": list(self.given),
         }
 
 
@@ -196,6 +197,25 @@ class Course:
     @property
     def exercises(self) -> list[Exercise]:
         return [ex for lesson in self.lessons for ex in lesson.exercises]
+
+    def provider(self, name: str) -> Exercise | None:
+        """The exercise whose learner writes `name` (it is in its `requires`): the one whose reference gives it."""
+        for ex in self.exercises:
+            if name in ex.requires:
+                return ex
+        return None
+
+    def given_chain(self, exercise: Exercise) -> list[Exercise]:
+        """The exercises whose references `exercise`'s given names come from, with the ones those references
+        import from tutor.given in turn, in course order (each one's own givens come before it)."""
+        needed: set[str] = set()
+        todo = list(exercise.given)
+        while todo:
+            provider = self.provider(todo.pop())
+            if provider is not None and provider.id not in needed:
+                needed.add(provider.id)
+                todo.extend(provider.given)
+        return [ex for ex in self.exercises if ex.id in needed]
 
     def exercise(self, name: str, book: str | None = None) -> Exercise:
         """An exercise by id, or by its section number in any of the three numberings (`book` narrows it)."""
@@ -294,6 +314,7 @@ def load_exercise(folder: Path, *, eid: str, lesson: str, chapter: int, sections
         forbidden=_strings(meta.get("forbidden", []), f"{where}.forbidden", meta_path),
         hints=hints,
         hints_zh=hints_zh,
+        given=_strings(meta.get("given", []), f"{where}.given", meta_path),
         lesson_id=lesson,
         chapter=chapter,
         folder=folder,
@@ -335,8 +356,27 @@ def parse_course(data: dict, root: Path) -> Course:
         chapters.append(Chapter(number=number, title=_require(ch, "title", f"chapter {number}", str, manifest),
                                 title_zh=str(ch.get("title_zh", "")), lessons=tuple(lessons), folder=folder))
     info = data.get("course", {})
-    return Course(title=info.get("title", "d2l-tutor"), title_zh=info.get("title_zh", ""), chapters=tuple(chapters),
-                  root=root)
+    course = Course(title=info.get("title", "d2l-tutor"), title_zh=info.get("title_zh", ""),
+                    chapters=tuple(chapters), root=root)
+    _check_given(course, manifest)
+    return course
+
+
+def _check_given(course: Course, manifest: Path) -> None:
+    """Every given name comes from the reference of an exercise earlier in the course, never the exercise's own."""
+    order = {ex.id: i for i, ex in enumerate(course.exercises)}
+    for ex in course.exercises:
+        for name in ex.given:
+            provider = course.provider(name)
+            if provider is None:
+                raise ManifestError(f"{ex.folder / 'exercise.toml'}: given name {name!r} is not written in any "
+                                    "exercise (no exercise lists it in `requires`)")
+            if name in ex.requires or provider.id == ex.id:
+                raise ManifestError(f"{ex.folder / 'exercise.toml'}: {name!r} cannot be both given and asked for")
+            if order[provider.id] > order[ex.id]:
+                raise ManifestError(f"{ex.folder / 'exercise.toml'}: {name!r} comes from {provider.id}, which "
+                                    f"comes after {ex.id} in the course: a given name must come from an earlier "
+                                    "exercise")
 
 
 @lru_cache(maxsize=4)

@@ -359,6 +359,8 @@ class Sandbox:
         os.environ.pop("PYTHONPATH", None)
         error = None
         try:
+            if cfg.get("given"):
+                install_given(cfg["given"])
             spec = importlib.util.spec_from_file_location(str(cfg.get("module", "d2l_learner")), path)
             if spec is None or spec.loader is None:
                 raise ImportError(f"cannot load {os.path.basename(path)}")
@@ -538,6 +540,46 @@ class Sandbox:
                 os._exit(0)
             reply, out = self.dispatch(header, blobs)  # a nested request while the callback runs
             self.channel.send(reply, out)
+
+
+def install_given(spec: dict) -> None:
+    """Put this exercise's given helpers in tutor.given's place (see tutor/given.py).
+
+    `spec` comes from the verifier: `names` (what this exercise is given), `providers` (name -> the exercise whose
+    reference defines it) and `sources` (those references, in course order, each with the names it is given in
+    turn). Each reference runs in a module of its own, seeing its own given names only; what the learner's file
+    sees at the end is a tutor.given with exactly `names`.
+    """
+    import types
+
+    from tutor.given import not_given_message
+
+    providers = dict(spec.get("providers", {}))
+    spaces: dict[str, types.ModuleType] = {}
+
+    def view(names, owner):
+        module = types.ModuleType("tutor.given", "The given helpers of this exercise.")
+        for name in names:
+            setattr(module, name, getattr(spaces[providers[name]], name))
+
+        def missing(name):
+            if name.startswith("__"):
+                raise AttributeError(name)
+            raise ImportError(not_given_message(name, sorted(names), owner))
+
+        module.__getattr__ = missing
+        sys.modules["tutor.given"] = module
+        return module
+
+    for item in spec.get("sources", []):
+        view(item.get("given", []), item["id"])
+        space = types.ModuleType(f"d2l_given_{item['id']}")
+        sys.modules[space.__name__] = space
+        exec(compile(item["source"], f"<given: the reference of {item['id']}>", "exec"), space.__dict__)
+        spaces[item["id"]] = space
+    import tutor
+
+    tutor.given = view(spec.get("names", []), spec.get("exercise"))
 
 
 class CallbackRef:

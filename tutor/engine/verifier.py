@@ -49,6 +49,22 @@ def load_module(name: str, path: str):
     return module
 
 
+def given_spec(exercise) -> dict | None:
+    """What the sandbox needs to give `exercise` its given helpers (tutor.engine.sandbox.install_given): the
+    references they come from, read here because the sandbox cannot see the course."""
+    if not exercise.given:
+        return None
+    from tutor.manifest import load_course
+
+    course = load_course()
+    chain = course.given_chain(exercise)
+    names = {n for ex in [exercise, *chain] for n in ex.given}
+    return {"exercise": exercise.id, "names": list(exercise.given),
+            "providers": {n: course.provider(n).id for n in sorted(names)},
+            "sources": [{"id": ex.id, "given": list(ex.given), "source": ex.solution_path.read_text("utf-8")}
+                        for ex in chain]}
+
+
 def sandbox_env(strict: bool) -> dict:
     """The sandbox's environment: the caller's own in normal mode; a minimal one in strict mode."""
     from tutor.manifest import PACKAGE_DIR
@@ -260,7 +276,7 @@ def verify(events: Events, plan: Plan, pid: int, sock, *, device_name: str, seed
     config = {"file": plan.sandbox_file, "module": f"d2l_learner_{exercise.id}", "forbidden": list(exercise.forbidden),
               "threads": max(1, threads), "devices": [str(device), device.type], "deterministic": device.type == "cuda",
               "isolation": plan.isolation, "uid": plan.uid, "hide": plan.user_hidden, "secrets": plan.secrets,
-              "add_dir_to_path": not plan.strict}
+              "add_dir_to_path": not plan.strict, "given": given_spec(exercise)}
     names: dict = {}
     isolation = plan.isolation if plan.isolation == "bwrap" else "process"
     try:

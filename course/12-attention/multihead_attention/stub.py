@@ -14,6 +14,10 @@ import math
 import torch
 from torch import nn
 
+# Given: sequence_mask(X, valid_len, value=0) from exercise sequence_mask (course 11.7), the reference answer.
+# It returns a copy of X with every step t >= valid_len[b] of row b set to `value`. Use it or not, as you like.
+from tutor.given import sequence_mask
+
 
 def masked_softmax(X, valid_lens):
     """Softmax over the last axis of X, ignoring the keys past each valid length.
@@ -42,9 +46,9 @@ def masked_softmax(X, valid_lens):
           torch.repeat_interleave(valid_lens, Q) gives (not valid_lens.repeat(Q)).
         * Mask BEFORE the softmax, with a large negative number (-1e6), not 0.
         * The position k == valid length is the first masked one (use <).
-        * Write your own masking here (a mask built with torch.arange and
-          broadcasting); do not import it from another exercise. Build it on
-          X's device.
+        * The masking is yours to write: with the given sequence_mask on the
+          flattened (B * Q, K) scores, or with your own mask (torch.arange and
+          broadcasting) built on X's device.
 
     Example:
         >>> masked_softmax(torch.zeros(2, 2, 4), torch.tensor([2, 3]))
