@@ -80,8 +80,27 @@ class UnknownExercise(LookupError):
                                     "all.")
 
 
+class Numbered:
+    """A lesson's or an exercise's place in the three numberings, and its title in either language."""
+
+    sections: dict
+    title: str
+    title_zh: str
+
+    @property
+    def d2l(self) -> str:
+        """The course's section number (the syllabus used throughout the tutor)."""
+        return self.sections.get("course", "")
+
+    def section(self, book: str = "course") -> str:
+        return self.sections.get(book) or self.d2l
+
+    def title_in(self, lang: str = "en") -> str:
+        return self.title_zh if lang == "zh" and self.title_zh else self.title
+
+
 @dataclass(frozen=True)
-class Exercise:
+class Exercise(Numbered):
     id: str
     title: str
     points: int
@@ -97,17 +116,6 @@ class Exercise:
     title_zh: str = ""
     hints_zh: tuple[str, ...] = ()
     given: tuple[str, ...] = ()  # names from earlier exercises' references that the stub imports from tutor.given
-
-    @property
-    def d2l(self) -> str:
-        """The course's section number (the syllabus used throughout the tutor)."""
-        return self.sections.get("course", "")
-
-    def section(self, book: str = "course") -> str:
-        return self.sections.get(book) or self.d2l
-
-    def title_in(self, lang: str = "en") -> str:
-        return self.title_zh if lang == "zh" and self.title_zh else self.title
 
     def hints_in(self, lang: str = "en") -> tuple[str, ...]:
         return self.hints_zh if lang == "zh" and self.hints_zh else self.hints
@@ -138,7 +146,7 @@ class Exercise:
 
 
 @dataclass(frozen=True)
-class Lesson:
+class Lesson(Numbered):
     id: str
     title: str
     chapter: int
@@ -147,16 +155,6 @@ class Lesson:
     sections: dict = field(default_factory=dict, compare=False, hash=False)
     pages: dict = field(default_factory=dict, compare=False, hash=False)   # {"zh": url, "en": url}
     title_zh: str = ""
-
-    @property
-    def d2l(self) -> str:
-        return self.sections.get("course", "")
-
-    def section(self, book: str = "course") -> str:
-        return self.sections.get(book) or self.d2l
-
-    def title_in(self, lang: str = "en") -> str:
-        return self.title_zh if lang == "zh" and self.title_zh else self.title
 
     @property
     def path(self) -> Path:
