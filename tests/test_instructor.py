@@ -50,3 +50,16 @@ def test_check_flags_a_failing_solution_a_flaky_one_and_a_stub_that_scores(cours
 
     bad = {f.check for f in run_check([ex], grade=stub_scores).findings if not f.ok}
     assert bad == {"untouched stub scores zero with a clean verdict"}
+
+
+def test_the_check_table_prints_details_as_text_not_markup():
+    from rich.console import Console
+
+    from tutor.instructor import Finding, Report
+
+    report = Report(findings=[Finding("beam_search", "reference [solution] gets full marks", False,
+                                      "prefix [bos_id] went missing at [i]", 0.1)], device="cpu")
+    console = Console(record=True, width=200, color_system=None)
+    report.render(console)
+    text = console.export_text()
+    assert "[bos_id]" in text and "[i]" in text and "reference [solution]" in text, text

@@ -130,6 +130,25 @@ def sync(path: Path, messages: list, *, write: bool) -> tuple[list, list, list]:
     return added, dropped, untranslated
 
 
+PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
+
+
+def lost_placeholders(path: Path) -> list[tuple[str, list[str]]]:
+    """(msgid, the {placeholders} its translation lacks) for each translated entry of the catalog at `path`:
+    a translation that drops one would lose a value the learner needs (the call, the shapes, ...)."""
+    import polib
+
+    if not path.is_file():
+        return []
+    lost = []
+    for entry in polib.pofile(str(path)):
+        if entry.msgstr:
+            missing = sorted(set(PLACEHOLDER.findall(entry.msgid)) - set(PLACEHOLDER.findall(entry.msgstr)))
+            if missing:
+                lost.append((entry.msgid, missing))
+    return lost
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     check = "--check" in argv
@@ -140,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         if added or dropped or untranslated:
             print(f"{rel}: {len(messages)} messages, {len(added)} new, {len(dropped)} gone, "
                   f"{len(untranslated)} untranslated")
+        for msgid, missing in lost_placeholders(path):
+            print(f"{rel}: the translation of {msgid[:60]!r} lacks {', '.join('{%s}' % m for m in missing)}")
+            problems += 1
         problems += bool(untranslated) + (check and bool(added or dropped))
     return 1 if check and problems else 0
 

@@ -21,7 +21,7 @@ IGNORED = {"__pycache__", ".DS_Store"}
 
 def problems(course) -> list[tuple[str, str]]:
     """(where, what is wrong) for everything in the course's folders that breaks the layout."""
-    from tutor.catalog import grader_messages, sync
+    from tutor.catalog import grader_messages, lost_placeholders, sync
     from tutor.i18n import exercise_po
 
     root = course.root
@@ -67,12 +67,21 @@ def problems(course) -> list[tuple[str, str]]:
         if entry.name not in chapter_folders:
             found.append((entry.name, "not a chapter of the manifest (a stray or orphan)"))
     found += given_problems(course)
+    for ch in course.chapters:
+        if not ch.title_zh:
+            found.append((ch.folder.name, "the chapter has no title_zh in course.toml"))
+        for lesson in ch.lessons:
+            if not lesson.title_zh:
+                found.append((f"{ch.folder.name}/{lesson.id}", "the lesson has no title_zh in course.toml"))
     for ex in course.exercises:
-        _, _, untranslated = sync(exercise_po(ex.folder, "zh"), grader_messages(ex.grader_path), write=False)
+        po = exercise_po(ex.folder, "zh")
+        where = f"{ex.folder.parent.name}/{ex.id}/messages.zh.po"
+        _, _, untranslated = sync(po, grader_messages(ex.grader_path), write=False)
         if untranslated:
-            found.append((f"{ex.folder.parent.name}/{ex.id}/messages.zh.po",
-                          f"{len(untranslated)} messages have no Chinese yet (python -m tutor.catalog adds new "
-                          "ones; translate their msgstr)"))
+            found.append((where, f"{len(untranslated)} messages have no Chinese yet (python -m tutor.catalog adds "
+                                 "new ones; translate their msgstr)"))
+        found += [(where, f"the translation of {msgid[:50]!r} lacks {', '.join('{%s}' % m for m in missing)}")
+                  for msgid, missing in lost_placeholders(po)]
     return found
 
 
@@ -86,7 +95,13 @@ def exercise_problems(ex, where: str) -> list[tuple[str, str]]:
             found.append((f"{where}/{part}", "missing"))
     for entry in sorted(folder.iterdir()):
         if entry.name not in EXERCISE_PARTS and entry.name not in IGNORED:
-            found.append((f"{where}/{entry.name}", f"a stray file: an exercise folder holds {', '.join(EXERCISE_PARTS)}"))
+            kind = "folder" if entry.is_dir() else "file"
+            found.append((f"{where}/{entry.name}", f"a stray {kind}: an exercise folder holds "
+                                                   f"{', '.join(EXERCISE_PARTS)}"))
+    for text in ("task.zh.md",):
+        path = folder / text
+        if path.is_file() and not path.read_text(encoding="utf-8").strip():
+            found.append((f"{where}/{text}", "empty"))
     try:
         with open(folder / "exercise.toml", "rb") as fh:
             meta = tomllib.load(fh)
@@ -128,11 +143,11 @@ def given_problems(course) -> list[tuple[str, str]]:
 
 def ui_problems() -> list[tuple[str, str]]:
     """The tool's own catalog: every message of the CLI, the TUI and the reason codes has its Chinese."""
-    from tutor.catalog import sync, ui_messages
+    from tutor.catalog import lost_placeholders, sync, ui_messages
     from tutor.i18n import tutor_po
 
+    where = str(Path("tutor/locale/zh/LC_MESSAGES/tutor.po"))
     _, _, untranslated = sync(tutor_po("zh"), ui_messages(), write=False)
-    if untranslated:
-        return [(str(Path("tutor/locale/zh/LC_MESSAGES/tutor.po")),
-                 f"{len(untranslated)} messages have no Chinese yet")]
-    return []
+    found = [(where, f"{len(untranslated)} messages have no Chinese yet")] if untranslated else []
+    return found + [(where, f"the translation of {msgid[:50]!r} lacks {', '.join('{%s}' % m for m in missing)}")
+                    for msgid, missing in lost_placeholders(tutor_po("zh"))]

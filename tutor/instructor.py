@@ -37,14 +37,16 @@ class Report:
                 "findings": [vars(f) for f in self.findings]}
 
     def render(self, console) -> None:
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=f"Instructor check ({self.device or 'no device'})", title_justify="left", header_style="bold")
         for col in ("", "exercise", "check", "time", "detail"):
             table.add_column(col)
         for f in self.findings:
-            table.add_row("[green]✓[/]" if f.ok else "[red]✗[/]", f.exercise, f.check, f"{f.seconds:.1f} s",
-                          f.detail if not f.ok else "")
+            # names and details are data (a message can hold `[bos_id]`): escaped, never read as rich markup
+            table.add_row("[green]✓[/]" if f.ok else "[red]✗[/]", escape(f.exercise), escape(f.check),
+                          f"{f.seconds:.1f} s", escape(f.detail) if not f.ok else "")
         console.print(table)
         passed = sum(f.ok for f in self.findings)
         failed = len(self.findings) - passed
