@@ -14,6 +14,7 @@ from tutor.cli import EXIT_NOT_FULL, EXIT_OK, EXIT_USAGE, EXIT_WORKSPACE, app
 
 runner = CliRunner()
 CORRECT = (REPO / "course" / "06-convolutional-networks" / "corr2d" / "solution.py").read_text()
+POINTS = load_course().exercise("corr2d").points  # the manifest's, so a grader that grows keeps these tests true
 
 
 @pytest.fixture
@@ -108,21 +109,23 @@ def test_reset_backs_up_then_restores_the_stub(ws):
 def test_grade_stub_then_correct_file_records_progress(ws, tmp_path):
     stub = runner.invoke(app, ["grade", "corr2d"])
     assert stub.exit_code == EXIT_NOT_FULL
-    assert "0/12" in stub.output and "not written yet" in stub.output
+    assert f"0/{POINTS}" in stub.output and "not written yet" in stub.output
     (ws / "corr2d.py").write_text(CORRECT)
     out_json = tmp_path / "gs" / "results.json"
     good = runner.invoke(app, ["grade", "corr2d", "--json", "--gradescope", str(out_json)])
     assert good.exit_code == EXIT_OK, good.output
     data = json.loads(good.stdout)
-    assert data["score"] == data["max_score"] == 12
+    assert data["score"] == data["max_score"] == POINTS
     assert data["results"][0]["full_marks"] is True
     gs = json.loads(out_json.read_text())
-    assert gs["score"] == 12 and len(gs["tests"]) == 8 and all(t["status"] == "passed" for t in gs["tests"])
+    names = [f"corr2d: {t['name']}" for t in data["results"][0]["tests"]]
+    assert gs["score"] == POINTS and [t["name"] for t in gs["tests"]] == names and len(names) >= 5
+    assert all(t["status"] == "passed" for t in gs["tests"])
     listing = json.loads(runner.invoke(app, ["list", "--json"]).stdout)
     corr = next(e for e in listing["exercises"] if e["id"] == "corr2d")
-    assert corr["status"] == "full marks" and corr["attempts"] == 2 and corr["best"] == 12
+    assert corr["status"] == "full marks" and corr["attempts"] == 2 and corr["best"] == POINTS
     history = runner.invoke(app, ["progress", "corr2d"])
-    assert history.exit_code == 0 and "12/12" in history.output and "0/12" in history.output
+    assert history.exit_code == 0 and f"{POINTS}/{POINTS}" in history.output and f"0/{POINTS}" in history.output
 
 
 def test_damaged_progress_database_is_never_replaced(ws):
@@ -258,5 +261,45 @@ def test_a_read_only_progress_database_still_shows_the_score(ws):
     finally:
         subprocess.run(["chattr", "-i", str(db)], capture_output=True)
     assert result.exit_code == EXIT_WORKSPACE, result.output
-    assert "0/12" in result.output and "was not recorded" in result.output
+    assert f"0/{POINTS}" in result.output and "was not recorded" in result.output
     assert "read-only" in result.output and "damaged" not in result.output
+
+
+def test_a_second_file_is_refused_in_one_line(ws, tmp_path):
+    first, second = tmp_path / "a.py", tmp_path / "b.py"
+    first.write_text(CORRECT)
+    second.write_text(CORRECT)
+    result = runner.invoke(app, ["grade", "corr2d", "--file", str(first), "--file", str(second)])
+    assert result.exit_code == EXIT_USAGE
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: --file grades one file; 2 were given") and str(second) in lines[0]
+
+
+def test_reset_prints_whole_paths_in_a_narrow_terminal(tmp_path, course):
+    """COLUMNS=40 and paths far longer: each path stays on one line, so it can be copied."""
+    from tutor.workspace import init_workspace
+
+    root = tmp_path / "a-workspace-folder-with-a-rather-long-name"
+    init_workspace(root, course)
+    (root / "corr2d.py").write_text("def corr2d(X, K):\n    return X\n")
+    proc = run_cli("reset", "corr2d", cwd=root, env={"COLUMNS": "40"})
+    assert proc.returncode == EXIT_OK, proc.stderr
+    backup, = (root / ".d2l-tutor" / "backups").glob("corr2d-*.py")
+    lines = proc.stdout.splitlines()
+    assert len(str(backup)) > 80
+    assert any(str(root / "corr2d.py") in line for line in lines), proc.stdout
+    assert any(str(backup) in line for line in lines), proc.stdout
+
+
+def test_init_in_an_existing_workspace_never_says_created(tmp_path):
+    target = tmp_path / "ws"
+    assert "created:" in runner.invoke(app, ["init", str(target)]).output
+    (target / "corr2d.py").unlink()  # something to add back
+    again = runner.invoke(app, ["init", str(target)])
+    assert again.exit_code == EXIT_OK
+    assert "is already a d2l-tutor workspace" in again.output and "created" not in again.output.lower()
+    assert "added what it lacked: corr2d.py" in again.output
+    chinese = runner.invoke(app, ["init", str(target), "--lang", "zh"])
+    assert "已经是 d2l-tutor 工作区" in chinese.output and "已创建" not in chinese.output
+    runner.invoke(app, ["init", str(target), "--lang", "en"])  # the next tests read English

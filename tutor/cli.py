@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -18,7 +19,7 @@ from rich.markup import escape
 
 from tutor.i18n import LANGS, LanguageError, _, get_lang, set_lang
 from tutor.launch import is_interactive, run_tui
-from tutor.manifest import BOOKS, Course, Exercise, ManifestError, UnknownExercise, load_course
+from tutor.manifest import BOOKS, Course, Exercise, Lesson, ManifestError, UnknownExercise, load_course
 from tutor.progress import Progress, ProgressError, course_totals
 from tutor.workspace import DEFAULT_DIR, Workspace, WorkspaceError, find_workspace
 
@@ -28,6 +29,8 @@ EXIT_NOT_FULL = 1    # graded, but not full marks (or the instructor check found
 EXIT_USAGE = 2       # usage error: unknown exercise, bad option, --device cuda without a GPU
 EXIT_WORKSPACE = 3   # no workspace, a missing exercise file, or a damaged progress database
 EXIT_INTERNAL = 4    # d2l-tutor itself failed (a grader broke, or the grading process could not start)
+
+SECTION = re.compile(r"^\d+(\.\d+)*$")  # a section number, as course.toml writes them
 
 app = typer.Typer(
     name="d2l-tutor",
@@ -55,6 +58,11 @@ BookOpt = Annotated[Optional[str], typer.Option(
 BOOK_LABELS = {"course": "course", "zh": "d2l-zh", "en": "d2l-en"}
 
 
+def book_label(book: str) -> str:
+    """How a numbering is named next to its numbers: "course 6.1" (本课程 6.1), "d2l-zh 6.2", "d2l-en 7.2"."""
+    return _("course") if book == "course" else BOOK_LABELS[book]
+
+
 def fail(message: str, code: int) -> typer.Exit:
     err.print(f"[bold red]{escape(_('error:'))}[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
@@ -68,24 +76,29 @@ def course() -> Course:
 
 
 def prefs(ws: Optional[Workspace], lang: Optional[str], book: Optional[str]) -> str:
-    """Apply --lang and --book (remembering them in the workspace); the book numbering to show."""
+    """Apply --lang and --book (remembering them in the workspace); the book numbering to show.
+
+    Without --lang, the language is settled again from D2L_TUTOR_LANG, this workspace's choice and the locale
+    (tutor.launch did it from the current folder's workspace before this module was imported; --workspace may name
+    another one, and in-process callers such as the tests start from whatever the last command left)."""
     from tutor import settings
+    from tutor.i18n import normalize, resolve
 
+    remembered = settings.load(ws.state_dir) if ws is not None else {}
     if lang is not None:
-        try:
-            from tutor.i18n import normalize
-
-            chosen = normalize(lang)
-            if chosen is None:
-                raise LanguageError(lang)
-            set_lang(chosen)
-        except LanguageError:
+        chosen = normalize(lang)
+        if chosen is None:
             raise fail(_("--lang must be one of {langs}, not {value!r}.").format(langs=", ".join(LANGS), value=lang),
-                       EXIT_USAGE) from None
+                       EXIT_USAGE)
+        set_lang(chosen)
+    else:
+        try:
+            set_lang(resolve(None, remembered.get("lang")))
+        except LanguageError:
+            pass  # an unreadable D2L_TUTOR_LANG: keep the language settled at start-up (English)
     if book is not None and book not in BOOKS:
         raise fail(_("--book must be one of {books}, not {value!r}.").format(books=", ".join(BOOKS), value=book),
                    EXIT_USAGE)
-    remembered = settings.load(ws.state_dir) if ws is not None else {}
     if ws is not None and (lang is not None or book is not None):
         try:
             settings.save(ws.state_dir, **({"lang": get_lang()} if lang is not None else {}),
@@ -95,16 +108,67 @@ def prefs(ws: Optional[Workspace], lang: Optional[str], book: Optional[str]) -> 
     return book or remembered.get("book") or "course"
 
 
+def numbering(ws: Optional[Workspace], book: Optional[str]) -> Optional[str]:
+    """The numbering a section number on the command line is read in: --book, else the one the workspace remembers;
+    None (any numbering, the course's first) when neither says."""
+    if book is not None or ws is None:
+        return book
+    from tutor import settings
+
+    return settings.load(ws.state_dir).get("book")
+
+
+def not_found(c: Course, name: str, book: Optional[str], *, lessons: bool) -> str:
+    """Why `name` names no exercise (or lesson), in the learner's language, and what to type instead."""
+    items = c.lessons if lessons else c.exercises
+    if SECTION.match(name):
+        here = [item.id for item in items if item.sections.get(book) == name] if book else []
+        if not book:
+            for b in BOOKS:  # the order Course.find tries them in
+                here = [item.id for item in items if item.sections.get(b) == name]
+                if here:
+                    break
+        if len(here) > 1:
+            return _("Section {number} has more than one: {ids}. Name the one you mean (e.g. `{first}`).").format(
+                number=name, ids=", ".join(here), first=here[0])
+        says = {"course": _("{number} is this course's numbering ({ids}): add --book course."),
+                "zh": _("{number} is d2l-zh's numbering ({ids}): add --book zh."),
+                "en": _("{number} is d2l-en's numbering ({ids}): add --book en.")}
+        elsewhere = []
+        for b in BOOKS:
+            ids = [item.id for item in items if item.sections.get(b) == name]
+            if b != book and ids:
+                elsewhere.append(says[b].format(number=name, ids=", ".join(ids)))
+        if book and elsewhere:
+            return sentences(*elsewhere)
+    if not lessons and name in {le.id for le in c.lessons}:
+        ids = ", ".join(ex.id for ex in c.lesson(name).exercises)
+        return _("{name!r} is a lesson, not an exercise; its exercises: {ids}.").format(name=name, ids=ids)
+    suggestions = c.suggest(name)
+    return sentences(_("No exercise or lesson called {name!r}.").format(name=name),
+                     _("Did you mean {names}?").format(names=_(" or ").join(repr(s) for s in suggestions))
+                     if suggestions else "",
+                     _("Run `d2l-tutor list` to see them all."))
+
+
+def sentences(*parts: str) -> str:
+    """Sentences one after the other: a space between them in English, none after Chinese punctuation."""
+    return ("" if get_lang() == "zh" else " ").join(p for p in parts if p)
+
+
 def exercise_or_exit(c: Course, name: str, book: str | None = None) -> Exercise:
+    """The exercise `name` names (an id, or a section number in `book`'s numbering; any numbering when None)."""
     try:
-        return c.exercise(name, None if book == "course" else book)
-    except UnknownExercise as exc:
-        lessons = {le.id for le in c.lessons}
-        if name in lessons:
-            ids = ", ".join(ex.id for ex in c.lesson(name).exercises)
-            raise fail(_("{name!r} is a lesson, not an exercise; its exercises: {ids}.").format(name=name, ids=ids),
-                       EXIT_USAGE) from None
-        raise fail(str(exc), EXIT_USAGE) from None
+        return c.exercise(name, book)
+    except UnknownExercise:
+        raise fail(not_found(c, name, book, lessons=False), EXIT_USAGE) from None
+
+
+def lesson_or_exit(c: Course, name: str, book: str | None = None) -> Lesson:
+    try:
+        return c.lesson(name, book)
+    except UnknownExercise:
+        raise fail(not_found(c, name, book, lessons=True), EXIT_USAGE) from None
 
 
 def check_device(device: str) -> None:
@@ -161,15 +225,23 @@ def init(
     except WorkspaceError as exc:
         raise fail(str(exc), EXIT_WORKSPACE) from None
     prefs(optional_workspace(directory), lang, book)
-    out.print(_("Workspace: {root}").format(root=report.root), soft_wrap=True)
-    if report.created:
-        out.print(_("  created: {files}").format(files=", ".join(report.created)), soft_wrap=True)
+    if report.existed:  # never "created": the learner's work was there before and is untouched
+        out.print(_("{root} is already a d2l-tutor workspace; nothing in it was overwritten.").format(
+            root=report.root), markup=False, soft_wrap=True)
+        if report.created:
+            out.print(_("  added what it lacked: {files}").format(files=", ".join(report.created)), markup=False,
+                      soft_wrap=True)
+    else:
+        out.print(_("Workspace: {root}").format(root=report.root), markup=False, soft_wrap=True)
+        if report.created:
+            out.print(_("  created: {files}").format(files=", ".join(report.created)), markup=False,
+                      soft_wrap=True)
     if report.skipped:
         out.print(_("  skipped (already there, left untouched): {files}").format(files=", ".join(report.skipped)),
-                  style="yellow", soft_wrap=True)
+                  style="yellow", markup=False, soft_wrap=True)
     first = course().exercises[0].id if course().exercises else "corr2d"
     out.print("\n" + _("Next: cd {dir} then d2l-tutor list, d2l-tutor lesson {first} and d2l-tutor grade {first}.")
-              .format(dir=directory, first=first), soft_wrap=True)
+              .format(dir=directory, first=first), markup=False, soft_wrap=True)
 
 
 @app.command("list", help=_("List the exercises by chapter, with your status and best score."))
@@ -211,10 +283,10 @@ def list_(workspace: WorkspaceOpt = None, as_json: JsonOpt = False, lang: LangOp
         return
     from rich.table import Table
 
-    table = Table(title=c.title_zh if language == "zh" and c.title_zh else c.title, title_justify="left",
+    table = Table(title=escape(c.title_zh if language == "zh" and c.title_zh else c.title), title_justify="left",
                   header_style="bold")
     for col, kw in ((_("ch"), {"justify": "right"}), (_("exercise"), {}), (_("title"), {}),
-                    (BOOK_LABELS[shown_book], {}), (_("status"), {}), (_("best"), {"justify": "right"})):
+                    (book_label(shown_book), {}), (_("status"), {}), (_("best"), {"justify": "right"})):
         table.add_column(col, **kw)
     style = {"not started": "dim", "attempted": "yellow", "full marks": "green"}
     for r in rows:
@@ -229,41 +301,65 @@ def list_(workspace: WorkspaceOpt = None, as_json: JsonOpt = False, lang: LangOp
 @app.command(help=_("Read a lesson in the terminal (by lesson id, exercise id or section number)."))
 def lesson(
     name: Annotated[str, typer.Argument(help=_("A lesson id, an exercise id, or a section number (see --book)."))],
-    plain: Annotated[bool, typer.Option("--plain", help=_("Print the Markdown source instead of rendering it."))] = False,
+    plain: Annotated[bool, typer.Option("--plain", help=_("Print the Markdown source (and the lesson's section "
+                                                          "numbers) instead of rendering it; never paged."))] = False,
     lang: LangOpt = None,
     book: BookOpt = None,
 ) -> None:
     c = course()
     ws = optional_workspace(None)
-    shown_book = prefs(ws, lang, book)
+    prefs(ws, lang, book)
     language = get_lang()
-    try:
-        les = c.lesson(name, book)
-    except UnknownExercise as exc:
-        raise fail(str(exc), EXIT_USAGE) from None
+    les = lesson_or_exit(c, name, numbering(ws, book))
     text = les.path_in(language).read_text(encoding="utf-8")
     if plain:
-        print(text)
+        print(text.rstrip("\n") + "\n\n" + "\n".join(lesson_footer(les, language)))
         return
+    if is_interactive() and lesson_height(out, text, les, language) > (out.size.height or 24):
+        if not os.environ.get("LESS"):
+            # As git does: without R, less shows the colours as ESC[1m...; X leaves the page on the screen.
+            os.environ["LESS"] = "FRX"
+        with out.pager(styles=True):  # $PAGER, else less (pydoc's choice), like git for long output
+            render_lesson(out, text, les, language)
+    else:
+        render_lesson(out, text, les, language)
+
+
+def lesson_footer(les: Lesson, language: str) -> list[str]:
+    """The lines under a lesson: its section in all three numberings, its exercises, and its page in the book."""
+    numbers = " · ".join(f"{book_label(b)} {les.section(b)}" for b in BOOKS)
+    ids = ", ".join(ex.id for ex in les.exercises)
+    lines = [_("{numbers} · exercises: {ids} · grade with `d2l-tutor grade {first}`").format(
+        numbers=numbers, ids=ids, first=les.exercises[0].id if les.exercises else "")]
+    page = les.pages.get("zh" if language == "zh" else "en", "")
+    if page:
+        lines.append(_("the book: {url}").format(url=page))
+    return lines
+
+
+def lesson_markdown(text: str):
     from rich.markdown import Markdown
 
-    numbers = " · ".join(f"{BOOK_LABELS[b]} {les.section(b)}" for b in BOOKS)
-    ids = ", ".join(ex.id for ex in les.exercises)
-    footer = _("{numbers} · exercises: {ids} · grade with `d2l-tutor grade {first}`").format(
-        numbers=numbers, ids=ids, first=les.exercises[0].id if les.exercises else "")
-    page = les.pages.get("zh" if language == "zh" else "en", "")
+    # Markdown never reads rich markup, so "[1, -1]" stays; code blocks wrap (word_wrap) instead of being cut.
+    return Markdown(text, code_theme="monokai")
 
-    def show() -> None:
-        out.print(Markdown(text, code_theme="monokai"))
-        out.print("\n" + footer, style="dim", markup=False, soft_wrap=True)
-        if page:
-            out.print(_("the book: {url}").format(url=page), style="dim", markup=False, soft_wrap=True)
 
-    if is_interactive() and len(text.splitlines()) > (out.size.height or 24):
-        with out.pager(styles=True):  # $PAGER (less -R shows colours), like git does for long output
-            show()
-    else:
-        show()
+def render_lesson(console: Console, text: str, les: Lesson, language: str) -> None:
+    """A lesson as `d2l-tutor lesson` shows it: the Markdown, then its numbers and page (links and paths whole)."""
+    console.print(lesson_markdown(text))
+    console.print()
+    numbers, *page = lesson_footer(les, language)
+    console.print(numbers, style="dim", markup=False, highlight=False)
+    for line in page:  # a URL is never broken, so that the terminal still sees one link
+        console.print(line, style="dim", markup=False, highlight=False, soft_wrap=True)
+
+
+def lesson_height(console: Console, text: str, les: Lesson, language: str) -> int:
+    """How many terminal lines the rendered lesson takes at the console's width (the pager decision)."""
+    height = 1  # the blank line before the footer
+    for part in (lesson_markdown(text), *lesson_footer(les, language)):
+        height += len(console.render_lines(part, console.options, pad=False))
+    return height
 
 
 @app.command(help=_("Run the hidden tests and the smoke-check on your code."))
@@ -305,7 +401,7 @@ def grade(
     elif file is not None:
         ws = optional_workspace(None)
     shown_book = prefs(ws, lang, book)
-    chosen = c.exercises if all_ else [exercise_or_exit(c, name, book or shown_book) for name in exercises]
+    chosen = c.exercises if all_ else [exercise_or_exit(c, name, numbering(ws, book)) for name in exercises]
     if file is not None and len(chosen) != 1:
         raise fail(_("--file grades one exercise: name exactly one."), EXIT_USAGE)
     targets = []
@@ -407,8 +503,8 @@ def hint(
     book: BookOpt = None,
 ) -> None:
     ws = workspace_or_exit(workspace)
-    shown_book = prefs(ws, lang, book)
-    ex = exercise_or_exit(course(), exercise, book or shown_book)
+    prefs(ws, lang, book)
+    ex = exercise_or_exit(course(), exercise, numbering(ws, book))
     hints = ex.hints_in(get_lang())
     try:
         with open_progress(ws) as progress:
@@ -440,7 +536,7 @@ def reset(
 
     ws = workspace_or_exit(workspace)
     prefs(ws, lang, None)
-    ex = exercise_or_exit(course(), exercise)
+    ex = exercise_or_exit(course(), exercise, numbering(ws, None))
     try:
         backup = reset_exercise(ws, ex)
     except OSError as exc:
@@ -466,7 +562,7 @@ def progress(
     c = course()
     ws = workspace_or_exit(workspace)
     prefs(ws, lang, None)
-    ex = exercise_or_exit(c, exercise) if exercise else None
+    ex = exercise_or_exit(c, exercise, numbering(ws, None)) if exercise else None
     try:
         with open_progress(ws) as db:
             summaries = db.summaries()
@@ -546,8 +642,8 @@ def tui(
         ws = workspace_or_exit(workspace)  # an explicit folder must be a workspace; no terminal: no question to ask
     else:
         ws = optional_workspace(None)  # None: the app offers to create one
-    shown_book = prefs(ws, lang, book)
-    start = exercise_or_exit(course(), exercise, book or shown_book) if exercise else None
+    prefs(ws, lang, book)
+    start = exercise_or_exit(course(), exercise, numbering(ws, book)) if exercise else None
     launch_tui(ws, start=start, device=device, warm=not cold)
 
 

@@ -1,15 +1,15 @@
 """Languages: which one the learner reads, and the gettext catalogs that translate every message (no torch).
 
 The language comes from, in order: `--lang en|zh` (set_lang), the environment variable D2L_TUTOR_LANG, the
-workspace's remembered choice, the locale (LC_ALL, LC_MESSAGES, LANG: `zh_CN.UTF-8` gives Chinese), else
-English.
+workspace's remembered choice, the locale (LANGUAGE, then the first of LC_ALL, LC_MESSAGES and LANG that is set,
+as gettext reads them: `LANG=zh_CN.UTF-8` gives Chinese), else English.
 
 Catalogs are standard gettext .po files, read with polib when Chinese is asked for (English needs none):
   tutor/locale/zh/LC_MESSAGES/tutor.po   the tool's own text: the CLI, the TUI, the verdicts' reason codes
                                           (msgctxt = the code, msgid = its English template)
   course/<chapter>/<exercise>/messages.zh.po   that exercise's grader messages (msgid = the English template)
-`python -m tutor.catalog` extracts every message from the code into them; tests/test_catalogs.py fails when one
-lacks its Chinese.
+`python -m tutor.catalog` extracts every message from the code into them; tests/test_i18n.py (and `d2l-tutor check`)
+fails when one lacks its Chinese.
 """
 
 from __future__ import annotations
@@ -43,11 +43,19 @@ def normalize(value: str | None) -> str | None:
 
 
 def from_locale() -> str | None:
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        lang = normalize(os.environ.get(var))
-        if lang and os.environ.get(var, "") not in ("C", "POSIX", "C.UTF-8"):
-            return lang
-    return None
+    """The language of the locale, as GNU gettext reads it: the first of LC_ALL, LC_MESSAGES and LANG that is set
+    is the locale (LC_ALL=C with LANG=zh_CN.UTF-8 is C); in a locale other than C and POSIX, LANGUAGE (a list such
+    as zh_CN:en) comes first. C and POSIX are English; a language we do not have (fr_FR) gives None, so English
+    too."""
+    locale = next((os.environ[var].strip() for var in ("LC_ALL", "LC_MESSAGES", "LANG")
+                   if os.environ.get(var, "").strip()), "")
+    name = locale.split(".", 1)[0].split("@", 1)[0]
+    if name in ("", "C", "POSIX"):
+        return "en" if name else None
+    for item in os.environ.get("LANGUAGE", "").split(":"):
+        if normalize(item):
+            return normalize(item)
+    return normalize(name)
 
 
 def resolve(explicit: str | None = None, remembered: str | None = None) -> str:
@@ -101,14 +109,21 @@ def exercise_po(folder: Path, lang: str) -> Path:
     return Path(folder) / f"messages.{lang}.po"
 
 
-@lru_cache(maxsize=8)
 def _course_entries(lang: str) -> dict:
-    """Every exercise's grader messages in `lang`, merged (the English templates are unique enough to share)."""
+    """Every exercise's grader messages in `lang`, merged (the English templates are unique enough to share), for
+    the course in use now ($D2L_TUTOR_COURSE may name another one)."""
+    from tutor.manifest import course_root
+
+    return _entries_of(lang, str(course_root()))
+
+
+@lru_cache(maxsize=8)
+def _entries_of(lang: str, root: str) -> dict:
     from tutor.manifest import load_course
 
     merged: dict = {}
     try:
-        exercises = load_course().exercises
+        exercises = load_course(Path(root)).exercises
     except Exception:  # noqa: BLE001 - no course, no grader messages to translate
         return merged
     for ex in exercises:
@@ -135,4 +150,4 @@ def _(msgid: str) -> str:
 
 def clear_caches() -> None:
     load_po.cache_clear()
-    _course_entries.cache_clear()
+    _entries_of.cache_clear()

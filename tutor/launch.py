@@ -56,18 +56,24 @@ def early_language(argv: list[str]) -> None:
     --lang on the command line, D2L_TUTOR_LANG, the workspace's remembered choice, then the locale."""
     from tutor.i18n import LanguageError, resolve, set_lang
 
-    explicit = None
+    explicit = folder = None
     for i, arg in enumerate(argv):
-        if arg == "--lang" and i + 1 < len(argv):
-            explicit = argv[i + 1]
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if arg == "--lang" and following is not None:
+            explicit = following
         elif arg.startswith("--lang="):
             explicit = arg.split("=", 1)[1]
+        elif arg in ("--workspace", "-w") and following is not None:
+            folder = following  # the workspace named on the command line remembers the language, not the cwd's
+        elif arg.startswith("--workspace="):
+            folder = arg.split("=", 1)[1]
     remembered = None
     try:
         from tutor import settings
         from tutor.workspace import find_workspace
 
-        remembered = settings.load(find_workspace(Path.cwd()).state_dir).get("lang")
+        ws = find_workspace(explicit=Path(folder)) if folder else find_workspace(Path.cwd())
+        remembered = settings.load(ws.state_dir).get("lang")
     except Exception:  # noqa: BLE001 - no workspace here: nothing remembered
         pass
     try:
