@@ -107,8 +107,8 @@ def test_dtype_and_gradient_mistakes_are_named(grade_source):
     no_dtype = CORRECT.replace(", dtype=X.dtype, device=X.device", ", device=X.device")
     result = grade_source("corr2d", no_dtype)
     failed = {t.name: t.message for t in result.tests if not t.passed}
-    assert list(failed) == ["keeps the input's dtype (float64 in, float64 out)"]
-    assert "dtypes differ: expected torch.float64, got torch.float32" in failed["keeps the input's dtype (float64 in, float64 out)"]
+    assert list(failed) == ["the result keeps X's dtype and device (float64 in, float64 out)"]
+    assert "dtypes differ: expected torch.float64, got torch.float32" in failed["the result keeps X's dtype and device (float64 in, float64 out)"]
 
     detached = CORRECT.replace("Y[i, j] = (X[i:i + h, j:j + w] * K).sum()",
                                "Y[i, j] = (X[i:i + h, j:j + w] * K).sum().item()")
@@ -122,8 +122,8 @@ def test_wrong_device_caught_without_a_gpu(grade_source):
     cpu_only = CORRECT.replace(", dtype=X.dtype, device=X.device", ", dtype=X.dtype")
     result = grade_source("corr2d", cpu_only)
     failed = {t.name: t.message for t in result.tests if not t.passed}
-    assert list(failed) == ["the result lives on the input's device"]
-    assert "device=X.device" in failed["the result lives on the input's device"]
+    assert list(failed) == ["the result keeps X's dtype and device (float64 in, float64 out)"]
+    assert "device=X.device" in failed["the result keeps X's dtype and device (float64 in, float64 out)"]
 
 
 def test_forbidden_api_is_detected_at_run_time(grade_source):

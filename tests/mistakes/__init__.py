@@ -4,10 +4,14 @@ A variant is the reference solution with ONE typical mistake made on purpose. `l
 must fail on it (the tests whose name says they check that thing): tests/test_mistakes.py grades every variant and
 fails when any other test loses points ("one mistake costs once") or when a listed test passes. `mistake`, when
 given, is the known-mistake id that some failing test must name (TestFailure(..., mistake=ID)).
+
+A book version (`book_version(...)`) is a whole file instead: it behaves as the book's printed PyTorch code does,
+written for this project, and `loses` names the one test that says where the tutor asks more than the book.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,3 +39,10 @@ def variant(exercise: str, name: str, old: str, new: str, loses, mistake: str | 
         raise AssertionError(f"{exercise}: {old!r} occurs {found} times in the reference, expected {count}")
     return Variant(name=name, source=source.replace(old, new), loses=frozenset(loses), mistake=mistake,
                    exercise=exercise)
+
+
+def book_version(exercise: str, name: str, source: str, loses, mistake: str) -> Variant:
+    """A learner file (`source`, dedented) that does what the book's printed code does; it must lose exactly `loses`
+    (the one test that names the difference) and name `mistake`."""
+    return Variant(name=f"book_version: {name}", source=textwrap.dedent(source).lstrip(), loses=frozenset(loses),
+                   mistake=mistake, exercise=exercise)

@@ -1,6 +1,6 @@
 """Single-mistake variants of bleu (d2l 11.7)."""
 
-from tests.mistakes import variant
+from tests.mistakes import book_version, variant
 
 EX = "bleu"
 COURSE = "the course's example translations"
@@ -47,4 +47,29 @@ VARIANTS = [
             'label_seq.split(" ")',
             "pred, label = pred_seq.split(), label_seq.split()",
             loses={EMPTY, RANKS}, mistake="bleu.empty_prediction"),
+    # d2l-zh's bleu (9.7) runs n from 1 to k, so a prediction shorter than k divides by zero; it has no special
+    # case for '' either, which then scores 0 through its one empty token when k = 1. (d2l-en 10.7 stops at
+    # min(k, len_pred) and would pass everything.) One difference, one test: the short-prediction test names it.
+    book_version(EX, "n runs up to k, no special case for ''", """
+        import collections
+        import math
+
+
+        def bleu(pred_seq, label_seq, k):
+            pred, label = pred_seq.split(' '), label_seq.split(' ')
+            len_pred, len_label = len(pred), len(label)
+            score = math.exp(min(0, 1 - len_label / len_pred))
+            for n in range(1, k + 1):
+                left = collections.defaultdict(int)  # label n-grams not matched yet
+                for start in range(len_label - n + 1):
+                    left[' '.join(label[start:start + n])] += 1
+                hits = 0
+                for start in range(len_pred - n + 1):
+                    gram = ' '.join(pred[start:start + n])
+                    if left[gram] > 0:
+                        hits += 1
+                        left[gram] -= 1
+                score *= math.pow(hits / (len_pred - n + 1), math.pow(0.5, n))
+            return score
+        """, loses={SHORT}, mistake="bleu.book_short_prediction"),
 ]

@@ -1,6 +1,6 @@
 """Single-mistake variants of dropout (d2l 4.5)."""
 
-from tests.mistakes import variant
+from tests.mistakes import book_version, variant
 
 EX = "dropout"
 SAME = "same shape, dtype and device as X"
@@ -40,4 +40,20 @@ VARIANTS = [
     variant(EX, "X changed in place", "return keep.to(X.dtype) * X / (1.0 - dropout)",
             "X.mul_(keep.to(X.dtype)).div_(1.0 - dropout)\n    return X",
             loses={UNCHANGED}, mistake="dropout.in_place"),
+    # The book's dropout_layer (d2l-zh 4.6, d2l-en 5.6) draws its mask with torch.rand(X.shape): on the CPU,
+    # whatever X's device. It also returns X itself for dropout = 0 and checks the range with an assert; neither
+    # costs anything here. One difference, one test: the shape-dtype-device test names it as the book's.
+    book_version(EX, "mask drawn on the CPU", """
+        import torch
+
+
+        def dropout_layer(X, dropout):
+            assert 0 <= dropout <= 1
+            if dropout == 1:
+                return torch.zeros_like(X)
+            if dropout == 0:
+                return X
+            survives = (torch.rand(X.shape) > dropout).float()  # float32, on the CPU
+            return survives * X / (1.0 - dropout)
+        """, loses={SAME}, mistake="dropout.book_mask_on_cpu"),
 ]

@@ -1,6 +1,6 @@
 """Single-mistake variants of the sequence_mask reference solution."""
 
-from tests.mistakes import variant
+from tests.mistakes import book_version, variant
 
 EX = "sequence_mask"
 EXAMPLE = "the course's example"
@@ -34,4 +34,27 @@ VARIANTS = [
             mistake="sequence_mask.loss_summed"),
     variant(EX, "reduction not set to 'none'", '        self.reduction = "none"\n', "",
             loses={LOSS_RANDOM, SMOKE}, mistake="sequence_mask.loss_reduction_mean"),
+    # The book's sequence_mask (d2l-zh 9.7, d2l-en 10.7) assigns into X (X[~mask] = value) and returns it; its
+    # mask compares a float32 arange with valid_len. The loss is the book's too. One difference, one test: the
+    # device-and-input test names it as the book's.
+    book_version(EX, "X written in place", """
+        import torch
+        from torch import nn
+
+
+        def sequence_mask(X, valid_len, value=0):
+            steps = X.size(1)
+            position = torch.arange(steps, dtype=torch.float32, device=X.device)
+            keep = position[None, :] < valid_len[:, None]
+            X[~keep] = value  # into the caller's tensor
+            return X
+
+
+        class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
+            def forward(self, pred, label, valid_len):
+                weights = sequence_mask(torch.ones_like(label), valid_len)
+                self.reduction = "none"
+                per_token = super().forward(pred.permute(0, 2, 1), label)
+                return (per_token * weights).mean(dim=1)
+        """, loses={DEVICE_INPUT}, mistake="sequence_mask.book_writes_into_x"),
 ]

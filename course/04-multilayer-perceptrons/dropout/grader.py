@@ -10,7 +10,8 @@ import math
 
 import torch
 
-from tutor.grading import Grader, TestFailure, check_tensor, check_type, describe
+from tutor.grading import N_, Grader, TestFailure, check_tensor, check_type, describe
+from tutor.grading.harness import LearnerError
 from tutor.grading.train import Adam
 
 grader = Grader("dropout")
@@ -69,14 +70,47 @@ def correlation(a, b):
     return float((a * b).sum()) / denom if denom > 0 else 1.0
 
 
+BOOK_MASK = N_("{call} makes a tensor on the CPU whatever X's device is, most likely its mask. The book's "
+              "dropout_layer does this too: its mask is torch.rand(X.shape), drawn on the CPU. That works while X is "
+              "on the CPU, but on a GPU mask * X multiplies a CPU tensor by a GPU tensor, and PyTorch stops with "
+              "'Expected all tensors to be on the same device'. Draw the mask on X's device: torch.rand(X.shape, "
+              "device=X.device), or torch.rand_like(X).")
+
+
+def meta_detail(probe: TestFailure) -> TestFailure:
+    """What the meta-device probe saw (a failure it raised), in one indented line without its general advice."""
+    if probe.code == "device_probe_mixed":
+        return TestFailure("  On tensors on PyTorch's 'meta' device (a stand-in for a GPU), {call} failed: {error}.",
+                           call=probe.params.get("call"), error=probe.params.get("error"))
+    return TestFailure("  On tensors on PyTorch's 'meta' device (a stand-in for a GPU), {call} returned a tensor on "
+                       "{device}.", call=probe.params.get("call"), device=probe.params.get("device"))
+
+
 @grader.test("same shape, dtype and device as X", points=1)
 def same_shape_dtype_device(ctx):
-    """float32 and float64 inputs, 2-D and 3-D, keep their shape, dtype and device."""
+    """float32 and float64 inputs, 2-D and 3-D, keep their shape, dtype and device. On a CPU run the device is also
+    checked with X on PyTorch's "meta" device (a stand-in for a GPU): a mask made on the CPU, as the book's
+    dropout_layer makes it, fails here and only here."""
+    fn = ctx.fn("dropout_layer")
     cases = [((4, 5), torch.float32, 0.5), ((2, 3, 4), torch.float64, 0.3),
              ((6, 1, 3), torch.float32, 0.7), ((3, 8), torch.float64, 0.5)]
     for i, (shape, dtype, p) in enumerate(cases):
-        run(ctx, positive_values(shape, ctx.device, 10 + i, dtype), p)
-    ctx.device_probe("dropout_layer", lambda dev: (torch.ones(3, 4, device=dev), 0.5))
+        X = positive_values(shape, ctx.device, 10 + i, dtype)
+        try:
+            run(ctx, X, p)
+        except LearnerError as err:  # a GPU run: the CPU mask meets X on the GPU
+            text = err.remote.message if err.remote is not None else ""
+            if "same device" in text or "Expected all tensors to be on" in text:
+                raise TestFailure(BOOK_MASK, call=fn.describe(X, p), mistake="dropout.book_mask_on_cpu",
+                                  parts=[err.failure]) from None
+            raise
+    try:
+        ctx.device_probe("dropout_layer", lambda dev: (torch.ones(3, 4, device=dev), 0.5))
+    except TestFailure as failure:
+        if failure.code not in ("device_probe_mixed", "device_probe_wrong"):
+            raise
+        raise TestFailure(BOOK_MASK, call=fn.describe(torch.ones(3, 4), 0.5), mistake="dropout.book_mask_on_cpu",
+                          parts=[meta_detail(failure)]) from None
 
 
 @grader.test("drops about a fraction `dropout` of the elements", points=2)

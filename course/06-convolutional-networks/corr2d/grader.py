@@ -87,7 +87,7 @@ def non_square(ctx):
         compare(ctx, X, K)
 
 
-@grader.test("a 1x1 kernel and a kernel as large as the input", points=1)
+@grader.test("a 1x1 kernel and a kernel as large as the input", points=2)
 def extreme_kernels(ctx):
     X = ints((4, 3), ctx.device, 2)
     compare(ctx, X, torch.tensor([[2.5]], device=ctx.device))
@@ -108,25 +108,6 @@ def not_flipped(ctx):
                               "Cross-correlation uses K as it is: Y[i, j] = Σ X[i + a, j + b] · K[a, b].",
                               call=corr2d.describe(X, K), mistake="corr2d.flipped_kernel")
     compare(ctx, X, K)
-
-
-@grader.test("keeps the input's dtype (float64 in, float64 out)", points=1)
-def keeps_dtype(ctx):
-    """float64 inputs give a float64 result. Only the dtype is checked here (the other tests check the values), of a
-    result that is not all zeros: a placeholder torch.zeros(...) earns nothing."""
-    corr2d = ctx.fn("corr2d")
-    X = ints((4, 5), ctx.device, 4).double()
-    K = ints((2, 2), ctx.device, 5).double()
-    got = corr2d(X.clone(), K.clone())
-    what = corr2d.describe(X, K)
-    check_type(got, what)
-    if got.dtype != X.dtype:
-        expected = ctx.ref("corr2d")(X, K)
-        raise TestFailure(code="dtype_mismatch", call=what, expected=describe(expected), got=describe(got),
-                          expected_dtype=str(expected.dtype), got_dtype=str(got.dtype))
-    if not bool((got.detach() != 0).any()):
-        raise TestFailure("{call} returned all zeros, though neither X nor K is zero: compute the result's elements "
-                          "first; this test then checks that they keep X's dtype.", call=what)
 
 
 def indented(t):
@@ -179,18 +160,61 @@ def gradients(ctx):
                               label=label, call=what, got=indented(got), expected=indented(expected))
 
 
-@grader.test("the result lives on the input's device", points=1)
-def device(ctx):
+def meta_detail(probe: TestFailure) -> TestFailure:
+    """What the meta-device probe saw (a failure it raised), in one indented line without its general advice."""
+    if probe.code == "device_probe_mixed":
+        return TestFailure("  On tensors on PyTorch's 'meta' device (a stand-in for a GPU), {call} failed: {error}.",
+                           call=probe.params.get("call"), error=probe.params.get("error"))
+    return TestFailure("  On tensors on PyTorch's 'meta' device (a stand-in for a GPU), {call} returned a tensor on "
+                       "{device}.", call=probe.params.get("call"), device=probe.params.get("device"))
+
+
+@grader.test("the result keeps X's dtype and device (float64 in, float64 out)", points=1)
+def keeps_dtype_and_device(ctx):
+    """float64 inputs give a float64 result on X's device. On a CPU run, the device is also checked with tensors on
+    PyTorch's "meta" device (a stand-in for a GPU). Only the dtype and the device count here, of a result that is not
+    all zeros (a placeholder torch.zeros(...) earns nothing); the other tests check the values. A result created with
+    PyTorch's defaults (float32, on the CPU), as the book's corr2d creates it, is one mistake: named once, here."""
     corr2d = ctx.fn("corr2d")
-    X = ints((3, 4), ctx.device, 8)
-    K = ints((2, 2), ctx.device, 9)
-    got = corr2d(X, K)
-    check_type(got, corr2d.describe(X, K))
-    if got.device != X.device:
+    X = ints((4, 5), ctx.device, 4).double()
+    K = ints((2, 2), ctx.device, 5).double()
+    got = corr2d(X.clone(), K.clone())
+    what = corr2d.describe(X, K)
+    check_type(got, what)
+    wrong_dtype = got.dtype != X.dtype
+    wrong_device = got.device != X.device  # only a GPU run can show this directly
+    probe = None
+    if not wrong_device:
+        try:
+            ctx.device_probe("corr2d", lambda dev: (torch.ones(3, 4, device=dev), torch.ones(2, 2, device=dev)))
+        except TestFailure as failure:
+            if failure.code not in ("device_probe_mixed", "device_probe_wrong"):
+                raise
+            probe = failure
+    if wrong_dtype and got.dtype == torch.get_default_dtype() and (wrong_device or probe is not None):
+        book = TestFailure("{call} returned {got}: your result is made as float32 on the CPU whatever X is. The "
+                           "book's corr2d does this too: it creates Y with torch.zeros(shape), which takes PyTorch's "
+                           "defaults. That works for float32 inputs on the CPU, but float64 inputs come back rounded "
+                           "to float32, and on a GPU each Y[i, j] = ... copies one number from the GPU into a CPU "
+                           "tensor: slow, and the result lands on the CPU, where the next operation with GPU tensors "
+                           "fails. Create Y with torch.zeros(shape, dtype=X.dtype, device=X.device).", call=what,
+                           got=describe(got), mistake="corr2d.book_default_dtype_device")
+        if probe is not None:
+            book.with_part(meta_detail(probe))
+        raise book
+    if wrong_dtype:
+        expected = ctx.ref("corr2d")(X, K)
+        raise TestFailure(code="dtype_mismatch", call=what, expected=describe(expected), got=describe(got),
+                          expected_dtype=str(expected.dtype), got_dtype=str(got.dtype))
+    if wrong_device:
         raise TestFailure("{call} returned a tensor on {got_device}, but the inputs are on {device}. Create new "
-                          "tensors with device=X.device and avoid .cpu() or .numpy().", call=corr2d.describe(X, K),
+                          "tensors with device=X.device and avoid .cpu() or .numpy().", call=what,
                           got_device=str(got.device), device=str(X.device))
-    ctx.device_probe("corr2d", lambda dev: (torch.ones(3, 4, device=dev), torch.ones(2, 2, device=dev)))
+    if probe is not None:
+        raise probe
+    if not bool((got.detach() != 0).any()):
+        raise TestFailure("{call} returned all zeros, though neither X nor K is zero: compute the result's elements "
+                          "first; this test then checks that they keep X's dtype and device.", call=what)
 
 
 @grader.smoke("learns the edge-detection kernel [1, -1] by gradient descent", points=3,

@@ -144,6 +144,12 @@ def score_of(ctx, pred_seq, label_seq, k):
                 "  The prediction has {tokens} token(s) and k = {k}: let n run over 1 .. min(k, len_pred), so "
                 "len_pred - n + 1 is never 0.", mistake="bleu.short_prediction", tokens=len(pred_seq.split(" ")),
                 k=k))
+            failure.with_part(TestFailure(
+                "  The bleu of the Chinese edition (d2l-zh) does this too: its loop runs n from 1 to k, so a "
+                "prediction shorter than k divides by zero at n = len_pred + 1. The book's examples happen to avoid "
+                "such predictions, but a translation model can produce one at any time (one word, or nothing before "
+                "<eos>). The English edition (d2l-en) stops at min(k, len_pred), and so does the course.",
+                mistake="bleu.book_short_prediction"))
         elif (err.is_a("builtins.ZeroDivisionError") or "division by zero" in err.message) \
                 and len(label_seq.split(" ")) < k:
             failure.with_part(TestFailure(
@@ -259,9 +265,11 @@ def short_predictions(ctx):
 
 @grader.test("an empty prediction scores 0.0 without an error", points=1)
 def empty_prediction(ctx):
-    """pred_seq == '' (''.split(' ') is ['']) must return 0.0."""
-    for label_seq, k in [("il est calme .", 2), ("va !", 4), ("a", 1)]:
-        check(ctx, "", label_seq, k, TestFailure("  An empty prediction must score 0.0."))
+    """pred_seq == '' (''.split(' ') is ['']) must return 0.0. With k = 1: for a larger k, '' is also a prediction
+    shorter than k, which the test 'predictions shorter than k' checks (the loop of d2l-zh's bleu, which runs n up to
+    k, loses that test and only that one)."""
+    for label_seq in ("il est calme .", "va !", "a"):
+        check(ctx, "", label_seq, 1, TestFailure("  An empty prediction must score 0.0."))
 
 
 @grader.test("random sentence pairs from a small vocabulary", points=1)
@@ -343,15 +351,20 @@ RANKING_CAUSES = {
 @grader.smoke("ranks five toy translation systems on a 200-sentence test set", points=3,
               metric="largest |mean BLEU - reference| over the systems", goal="max", threshold=1e-9, budget=5)
 def rank_systems(ctx):
-    """Five toy English-French systems translate 200 sentences; your bleu (k = 2) scores every output, and the
-    systems' mean BLEU must rank them, and match the reference's means, as the course's BLEU does."""
+    """Five toy English-French systems translate 200 sentences; your bleu (k = 2, or 1 for a one-token or empty
+    output) scores every output, and the systems' mean BLEU must rank them, and match the reference's means, as the
+    course's BLEU does."""
     rng = random.Random(0)
     pairs = corpus(200, rng)
     labels, outputs = systems(pairs, rng)
     ref = ctx.ref("bleu")
     mine, theirs = {}, {}
     for step, (name, preds) in enumerate(outputs.items(), 1):
-        mine[name] = sum(score_of(ctx, p, label, 2) for p, label in zip(preds, labels)) / len(labels)
+        # k = 2, or the output's length when it is shorter ('' counts as one token): the same scores from a BLEU
+        # that stops at min(k, len_pred), as the course's does, while short predictions stay the business of the
+        # test 'predictions shorter than k'.
+        mine[name] = sum(score_of(ctx, p, label, min(2, len(p.split(" ")))) for p, label in zip(preds, labels)) \
+            / len(labels)
         theirs[name] = sum(ref(p, label, 2) for p, label in zip(preds, labels)) / len(labels)
         ctx.step(step, mean_bleu=mine[name], reference=theirs[name])
     expected_order = sorted(theirs, key=lambda s: -theirs[s])

@@ -140,7 +140,7 @@ def extreme_lengths(ctx):
 @grader.test("the result is on X's device and X is left unchanged", points=1)
 def device_and_input(ctx):
     """Only where the result lives and what happens to the caller's tensors count here; the values are the other
-    tests' business."""
+    tests' business. The book's sequence_mask, which assigns into X, fails here and only here."""
     fn = ctx.fn("sequence_mask")
     X = torch.arange(1.0, 13.0, device=ctx.device).reshape(3, 4)
     valid_len = torch.tensor([1, 4, 2], device=ctx.device)
@@ -150,11 +150,22 @@ def device_and_input(ctx):
     what = fn.describe(X, valid_len)
     check_type(got, what)
     if X_after is not None:
-        raise TestFailure("{what} changed X itself:\n    X before = {before}\n    X after  = {after}\n  The caller's "
-                          "tensor must stay as it was. Return a new tensor: torch.where(mask, X, value), "
-                          "X.masked_fill(~mask, value), or do the assignment on X.clone().",
-                          mistake="sequence_mask.input_modified", what=what, before=shown(X, 15),
-                          after=shown(X_after, 15))
+        failure = TestFailure("{what} changed X itself:\n    X before = {before}\n    X after  = {after}\n  The "
+                              "caller's tensor must stay as it was. Return a new tensor: torch.where(mask, X, value), "
+                              "X.masked_fill(~mask, value), or do the assignment on X.clone().",
+                              mistake="sequence_mask.input_modified", what=what, before=shown(X, 15),
+                              after=shown(X_after, 15))
+        masked = ctx.ref("sequence_mask")(X, valid_len)
+        if X_after.shape == masked.shape and torch.equal(X_after.to(masked.dtype), masked):
+            # X now holds the masked result: the assignment X[~mask] = value of the book's sequence_mask
+            failure.with_part(TestFailure(
+                "  The book's sequence_mask does this too: X[~mask] = value writes into the caller's tensor, then "
+                "returns it. The values are right, but the caller may still need its tensor: the attention "
+                "chapter's masked_softmax passes in X.reshape(...), a view of its attention scores, which get "
+                "overwritten; writing into a leaf that requires grad fails at once; and writing into the output of "
+                "an operation whose backward reuses it (exp, softmax) makes backward() fail. Return a new tensor "
+                "and none of this can happen.", mistake="sequence_mask.book_writes_into_x"))
+        raise failure
     if len_after is not None:
         raise TestFailure("{what} changed valid_len itself; leave the caller's tensors as they were.",
                           mistake="sequence_mask.valid_len_modified", what=what)
