@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("textual")
 
+from textual import events  # noqa: E402
 from textual.widgets import ContentSwitcher, Markdown, TextArea, Tree  # noqa: E402
 
 from tests.conftest import REPO  # noqa: E402
@@ -408,24 +409,154 @@ async def test_progress_view_shows_best_scores_and_the_history(ws):
         assert str(overall_text) == "12/60 points · 1/5 done" and (bar.completed, bar.total) == (12, 60)
 
 
+def editor_lines(app) -> int:
+    """How many lines of code the editor shows (its height less borders and a horizontal scrollbar)."""
+    return app.query_one("#editor").scrollable_content_region.height
+
+
 @run_async
-async def test_narrow_terminal_keeps_everything_reachable(ws):
+async def test_80x24_gives_the_editor_most_of_the_height(ws):
+    """At 80x24 the tree is a drawer over the views (b) and the results fold into one line (v) until there is
+    something to read: the editor shows 19 lines (it showed 5 before), 11 with the results open."""
     ex = load_course().exercise("corr2d")
     async with TutorApp(ws, warm=False).run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        assert pilot.app.has_class("-narrow")
-        sidebar = pilot.app.query_one("#sidebar")
-        assert sidebar.outer_size.width == 26
+        app = pilot.app
+        sidebar, main, tree = app.query_one("#sidebar"), app.query_one("#main"), app.query_one("#course", Tree)
+        assert app.has_class("-narrow") and sidebar.display and tree.has_focus  # nothing open: the tree shows
+        assert (main.region.x, main.region.width) == (0, 80)  # under the drawer, not beside it
         await select(pilot, lambda d: d == ex)
-        assert pilot.app.query_one("#editor").size.height >= 5
-        await pilot.press("escape", "b")  # hide the tree for a wider editor
-        assert not sidebar.display
+        editor = app.query_one("#editor")
+        assert not sidebar.display and editor.has_focus
+        assert editor_lines(app) >= 16 and editor.scrollable_content_region.width >= 70
+        bar = app.query_one("#panel-bar")
+        assert "Results: not graded yet" in bar.plain and "ctrl+r shows them" in bar.plain
+        await pilot.press("ctrl+r")  # while typing: the results open, the editor keeps the keys
+        assert app.query_one("#results-row").display and editor.has_focus and "ctrl+r hides them" in bar.plain
+        await pilot.press("ctrl+r")
+        assert not app.query_one("#results-row").display and editor.text == ws.file_for(ex).read_text(encoding="utf-8")
+        await pilot.press("escape")  # to the bar under the editor, where letters are commands
+        assert app.focused.id == "panel-bar" and not sidebar.display and "v shows them" in bar.plain
+        await pilot.press("v")  # the results (and hints) open under the editor
+        assert app.query_one("#results-row").display and app.query_one("#results-row").size.height >= 5
+        assert editor_lines(app) >= 9
+        await pilot.press("v")
+        assert not app.query_one("#results-row").display and editor_lines(app) >= 16
+        await pilot.press("b")  # the drawer, with the keys in the tree
+        assert sidebar.display and tree.has_focus
+        await pilot.press("escape")
+        assert not sidebar.display and app.focused.id == "panel-bar"
+        await pilot.press("b")
+        await pilot.click("#editor", offset=(60, 5))  # beside the drawer: it goes
+        assert not sidebar.display and editor.has_focus
+        await pilot.press("escape", "b", "enter")  # the cursor is on corr2d: the drawer goes, the editor has the keys
+        assert not sidebar.display and editor.has_focus
+        await pilot.press("escape", "h")  # a hint opens the panel
+        assert app.query_one("#results-row").display and "Hint 1 of" in hints_text(app)
+
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
-        assert not pilot.app.has_class("-narrow")
+        assert not app.has_class("-narrow") and sidebar.display and sidebar.outer_size.width == 38
+        assert editor_lines(app) >= 14
+        await pilot.press("v")
+        assert editor_lines(app) >= 30
+        await pilot.press("b")  # a wide terminal: b hides the tree's column, and the view keeps the keys
+        assert not sidebar.display and app.focused.id == "panel-bar"
+        assert editor.scrollable_content_region.width >= 110
         await pilot.press("b")
+        assert sidebar.display
+
+
+@run_async
+async def test_after_a_long_line_short_lines_show_from_column_0(ws):
+    ex = load_course().exercise("corr2d")
+    long_line = "Y = " + " + ".join(["X[i, j] * K[0, 0]"] * 6)  # 120 columns
+    async with TutorApp(ws, warm=False).run_test(size=(80, 24)) as pilot:
+        await select(pilot, lambda d: d == ex)
+        editor = pilot.app.query_one("#editor", TextArea)
+        editor.load_text("import torch\n\n    return Y\n")
+        editor.insert(long_line, (1, 0))
+        editor.move_cursor((1, 0))
+        await pilot.press("end", "x")  # at the end of the long line: scrolled sideways
+        assert editor.scroll_x > 0 and editor.text.splitlines()[1] == long_line + "x"
+        await pilot.press("down")  # a short line: back to column 0, the indentation in view
+        assert editor.cursor_location == (2, 12) and editor.scroll_x == 0
+        await pilot.press("up")  # back on the long line, at the column remembered
+        assert editor.cursor_location == (1, len(long_line) + 1) and editor.scroll_x > 0
+        await pilot.press("up")
+        assert editor.cursor_location[0] == 0 and editor.scroll_x == 0
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Send keys the way a terminal does a paste or a fast typist: all at once, without waiting in between."""
+    for key in keys:
+        name = "space" if key == " " else key
+        pilot.app.post_message(events.Key(name, key if len(key) == 1 else " " if key == "space" else None))
+    for _ in range(100):
         await pilot.pause()
-        assert sidebar.display and sidebar.outer_size.width == 38
+        if not pilot.app.typed and pilot.app.input_settled():  # every key handed out, and its effects done
+            return
+
+
+@run_async
+async def test_keys_typed_in_a_burst_all_reach_the_editor(ws):
+    """Enter on an exercise, or e, followed at once by text: the text goes to the editor the key opened, never to
+    the tree where its letters are commands (every letter bound in the app is in it)."""
+    ex = load_course().exercise("corr2d")
+    stub = ws.file_for(ex).read_text(encoding="utf-8")
+    typed = "return Y  # gchtlepoSrzvbLq?"
+    async with TutorApp(ws, warm=False).run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        tree = pilot.app.query_one("#course", Tree)
+        tree.move_cursor(next(n for n in tree_nodes(pilot.app) if n.data == ex))
+        await burst(pilot, "enter", *typed)
+        editor = pilot.app.query_one("#editor", TextArea)
+        assert editor.text == typed + stub and editor.has_focus and pilot.app.is_running
+        await pilot.press("escape")
+        await burst(pilot, "e", "Z", "space", "shift+w")  # shift+w: a terminal that reports no text for it
+        assert editor.text == typed + "Z W" + stub
+        assert pilot.app.query_one("#main", ContentSwitcher).current == "exercise-view"
+
+
+def fence_texts(markdown) -> list[tuple[str, str, int]]:
+    """Each code block of a Markdown view: its code, the text drawn on screen, and how far it scrolls sideways."""
+    from textual.geometry import Region
+    from textual.widgets._markdown import MarkdownFence
+
+    out = []
+    for fence in markdown.query(MarkdownFence):
+        label = fence.query_one("Label")
+        drawn = "\n".join(strip.text for strip in label.render_lines(Region(0, 0, *label.outer_size)))
+        out.append((fence.code, drawn, fence.max_scroll_x))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@run_async
+async def test_lessons_and_tasks_at_80_columns_lose_no_code(ws, lang):
+    """Code and formula blocks wider than an 80-column terminal wrap: every character is drawn, none is scrolled
+    out of sight (Chinese is double width)."""
+    from tutor.i18n import get_lang, set_lang
+
+    before = get_lang()
+    set_lang(lang)
+    try:
+        async with TutorApp(ws, warm=False).run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            checked = 0
+            for exercise, views in (("bleu", ("#lesson", "#task")), ("beam_search", ("#lesson",)),
+                                    ("gru", ("#task",))):  # the widest blocks of the fixture course
+                pilot.app.jump_to(load_course().lesson(exercise))
+                await pilot.pause()
+                for view in views:
+                    if view == "#task":
+                        await pilot.press("t")
+                    for code, drawn, scroll in fence_texts(pilot.app.query_one(view, Markdown)):
+                        assert scroll == 0 and "".join(code.split()) == "".join(drawn.split()), (exercise, drawn)
+                        checked += any(len(line) > 74 for line in code.splitlines())
+            assert checked >= 3  # blocks that did not fit were among them
+    finally:
+        set_lang(before)
 
 
 # Bad input: the app says what happened and stays usable
@@ -642,9 +773,9 @@ async def test_a_learner_types_corr2d_in_the_editor_and_gets_full_marks(ws):
     async with TutorApp(ws, device="cpu").run_test(size=SIZE) as pilot:
         await select(pilot, lambda d: d == ex)
         await pilot.press("f7", "delete")  # select all, delete: an empty file
-        for i, line in enumerate(CORR2D_TYPED):
-            await pilot.press(*line, "enter")
-        await pilot.press("backspace", "backspace", *"return Y")  # two levels back out of the loops
+        for line in CORR2D_TYPED:
+            await burst(pilot, *line, "enter")  # a line at a time, as fast as a terminal sends keys
+        await burst(pilot, "backspace", "backspace", *"return Y")  # two levels back out of the loops
         expected = ("import torch\n\n\ndef corr2d(X, K):\n    h, w = K.shape\n"
                     "    Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=X.dtype, device=X.device)\n"
                     "    for i in range(Y.shape[0]):\n        for j in range(Y.shape[1]):\n"

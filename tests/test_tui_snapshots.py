@@ -108,6 +108,7 @@ def smoke_run(pilot, ex) -> None:
     smoke = PlannedTest(name="learns the edge-detection kernel [1, -1] by gradient descent", kind="smoke", points=3,
                         metric="max |K - [1, -1]|", goal="max", threshold=0.05, plot="error")
     pilot.app.query_one("#results").start(ex)
+    pilot.app.set_panel(True)  # as grading does: the results open under the editor
     pilot.app.on_engine_event(Plan(exercise="corr2d", device="cpu", torch="", tests=(smoke,)))
     pilot.app.on_engine_event(TestStarted(name=smoke.name))
     error = 1.2
@@ -172,6 +173,18 @@ def test_light_theme_exercise(snap_compare, ws, flipped_result):
     assert snap_compare(app_for(ws), run_before=run_before, terminal_size=(120, 40))
 
 
+def test_exercise_just_opened_at_80x24(snap_compare, ws):
+    """The first hour's layout: the tree is a drawer (closed), the results are folded into one line, and the
+    editor has the rest of the height."""
+    ex = load_course().exercise("corr2d")
+
+    async def run_before(pilot):
+        open_tree_node(pilot, lambda d: d == ex)
+        await pilot.pause()
+
+    assert snap_compare(app_for(ws), run_before=run_before, terminal_size=(80, 24))
+
+
 @pytest.fixture
 def chinese():
     """The whole app in Chinese (as `--lang zh`, D2L_TUTOR_LANG=zh or a zh_CN locale give it)."""
@@ -190,6 +203,20 @@ def test_lesson_in_chinese(snap_compare, ws, size, chinese):
         await pilot.pause()
 
     assert snap_compare(app_for(ws), run_before=run_before, terminal_size=size)
+
+
+def test_wide_formula_wraps_at_80x24_in_chinese(snap_compare, ws, chinese):
+    """A formula block wider than the terminal wraps onto a second line instead of running off the edge."""
+    from textual.widgets._markdown import MarkdownFence
+
+    async def run_before(pilot):
+        open_tree_node(pilot, lambda d: d == load_course().lesson("bleu"))
+        await pilot.pause()
+        fence = next(f for f in pilot.app.query(MarkdownFence) if f.code.startswith("BLEU = exp"))
+        pilot.app.query_one("#lesson-view").scroll_to_widget(fence, animate=False, top=True)
+        await pilot.pause()
+
+    assert snap_compare(app_for(ws), run_before=run_before, terminal_size=(80, 24))
 
 
 def test_exercise_with_a_failing_result_in_chinese(snap_compare, ws, size, flipped_result, chinese):

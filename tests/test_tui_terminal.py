@@ -1,8 +1,8 @@
 """The real `d2l-tutor tui` in a real terminal: tmux runs it, send-keys types, capture-pane reads the screen.
 
 The pilot tests (test_tui.py) drive the app inside its own event loop; this one catches what only a terminal
-shows: key decoding (escape, arrows), the process start-up, the file watcher against a real editor-style write,
-and a clean exit on q.
+shows: key decoding (escape, arrows), keys arriving in one burst, the process start-up, the file watcher against
+a real editor-style write, and a clean exit on q.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class Terminal:
         return subprocess.run(["tmux", "-L", self.socket, "-f", str(self.config), *args], env=self.env,
                               capture_output=True, text=True, timeout=30, check=check)
 
-    def start(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    def start(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
+              size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
         """Run argv in a new session; a wrapper shell writes its exit status to a file when it ends.
 
         The status comes from the shell, not from tmux: tmux 3.3a sometimes leaves the exited app an unreaped
@@ -59,7 +60,7 @@ class Terminal:
         extra = " ".join(shlex.quote(f"{k}={v}") for k, v in (env or {}).items())
         status = shlex.quote(str(self.status_file))
         command = f"env TERM=xterm-256color {extra} {app}; echo $? > {status}.tmp && mv {status}.tmp {status}"
-        self.tmux("new-session", "-d", "-s", "app", "-x", str(WIDTH), "-y", str(HEIGHT), "-c", str(cwd), command)
+        self.tmux("new-session", "-d", "-s", "app", "-x", str(size[0]), "-y", str(size[1]), "-c", str(cwd), command)
 
     def kill(self) -> None:
         self.tmux("kill-server", check=False)
@@ -279,5 +280,38 @@ def test_first_run_creates_a_workspace_and_o_edits_in_the_learners_editor(termin
     terminal.wait_for("the reference solution loaded and graded", lambda s: verdict(s, ex) == str(ex.points))
     assert (tmp_path / "d2l-workspace" / ex.filename).read_text(encoding="utf-8") == \
         ex.solution_path.read_text(encoding="utf-8")
+    terminal.keys("q")
+    assert wait_for_exit(terminal) == "0", terminal.capture()
+
+
+def test_a_burst_of_keys_reaches_the_editor_at_80x24(terminal, tmp_path):
+    """Keys sent in one write, as a paste or a fast typist sends them, right after a key that moves the focus into
+    the editor (e; enter on the exercise in the tree's drawer): all of them are typed, none is taken as a command.
+    The text holds every letter the app binds (and q, which would quit)."""
+    ex = load_course().exercise("corr2d")
+    ws = tmp_path / "w"
+    subprocess.run([sys.executable, "-m", "tutor", "init", str(ws)], check=True, capture_output=True, timeout=120)
+    path = ws / ex.filename
+    stub = path.read_text(encoding="utf-8")
+    terminal.start([sys.executable, "-m", "tutor", "tui", "--cold", "--workspace", str(ws), ex.id], cwd=tmp_path,
+                   size=(80, 24))
+    terminal.wait_for("the editor to take the focus", lambda s: "esc Leave editor" in s)
+    terminal.keys("Escape")
+    terminal.wait_for("the focus to leave the editor", grade_key_shown, timeout=10)
+    first = "return Y  # gchtlepoSrzvbLq?"
+    terminal.keys("e", first)  # e opens the editor; the text follows in the same write
+    terminal.wait_for("the text in the editor", re.escape(first))
+    terminal.keys("Escape")
+    terminal.wait_for("the focus to leave the editor", grade_key_shown, timeout=10)
+    terminal.keys("b")
+    terminal.wait_for("the tree's drawer", rf"[└├]── · {re.escape(ex.id)}", timeout=10)
+    second = "Z = 1  # bvLq"
+    terminal.keys("Enter", second, "C-s")  # the cursor is on corr2d: enter opens it
+    deadline = time.monotonic() + 10
+    while path.read_text(encoding="utf-8") == stub and time.monotonic() < deadline:
+        time.sleep(POLL)
+    assert path.read_text(encoding="utf-8") == first + second + stub, terminal.capture()
+    terminal.keys("Escape")
+    terminal.wait_for("the focus to leave the editor", grade_key_shown, timeout=10)
     terminal.keys("q")
     assert wait_for_exit(terminal) == "0", terminal.capture()

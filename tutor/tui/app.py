@@ -1,6 +1,15 @@
 """The d2l-tutor TUI: the course tree on the left; a lesson, a task, the exercise editor with its results, the
 reference solution or the progress tables on the right.
 
+Narrow terminals (fewer than NARROW columns, 80x24 included) get the whole width for the views: the tree becomes a
+drawer over them (b), and the results and hints under the editor fold into one line (v) while there is nothing to
+show, so that the editor keeps most of the height.
+
+Keys are delivered one at a time: the next key goes out only once the app has dealt with the previous one (see
+on_event), so a key that moves the focus (enter on an exercise, e, escape) sends the keys typed right after it to
+the widget it focused; otherwise a fast burst (a paste, a quick typist, keys typed while a lesson renders) would go
+to the old focus, where letters are commands.
+
 Grading runs in a thread worker. It goes through a warm zygote (tutor.engine.warm) that imported torch at start-up
 and forks a fresh child per run, or through the cold engine (tutor.engine.runner.grade) when the zygote cannot
 start; either way this process never imports torch. Events from the child are shown live but are provisional: the
@@ -9,6 +18,7 @@ panel is redrawn from the parent's GradeResult (the verdict) when the run ends.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import shlex
@@ -21,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -48,8 +58,9 @@ EXERCISE_LINK = "exercise:"
 
 
 def welcome() -> str:
-    return _("Welcome to d2l-tutor.\n\nPick a lesson or an exercise in the tree on the left (arrow keys and enter), "
-             "or press ctrl+p and type its name. Press ? for every key, L to switch between English and Chinese.")
+    return _("Welcome to d2l-tutor.\n\nPick a lesson or an exercise in the course tree (arrow keys and enter; b shows "
+             "or hides the tree), or press ctrl+p and type its name. Press ? for every key, L to switch between "
+             "English and Chinese.")
 
 
 def points(x: float) -> str:
@@ -121,8 +132,11 @@ class TutorApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "d2l-tutor"
     COMMANDS = App.COMMANDS | {course_commands}
-    NARROW = 100  # columns: below this the tree and the hints take less room (the app gets the class -narrow)
-    # The footer shows the everyday keys; ? lists them all (o, s, r, z and b are there, and in the README).
+    NARROW = 100  # columns: below this the tree is a drawer over the views (the app gets the class -narrow)
+    SHORT = 32    # rows: below this the editor drops its top and bottom borders (the class -short)
+    KEY_SETTLE = 0.5  # seconds: the longest a key waits for the app to deal with the previous one
+    # The footer shows the everyday keys; ? lists them all (o, s, r, z, v and b are there, and in the README).
+    # c shows while grading runs, b on narrow terminals (see footer_shows).
     BINDINGS = [
         Binding("g", "grade", _("Grade")),
         Binding("ctrl+g", "grade", _("Grade"), show=False),  # the editor shows these two while it has the focus
@@ -137,17 +151,21 @@ class TutorApp(App):
         Binding("s", "solution", _("Solution"), show=False),
         Binding("r", "reload", _("Reload from disk"), show=False),
         Binding("z", "zoom_results", _("Zoom the results"), show=False),
-        Binding("b", "toggle_sidebar", _("Hide/show the tree"), show=False),
+        Binding("v", "toggle_results", _("Show/hide the results"), show=False),
+        Binding("b", "toggle_sidebar", _("Tree"), show=False),
+        Binding("escape", "close_drawer", _("Close the tree"), show=False),
         Binding("L", "toggle_language", _("English/中文"), show=False),
         Binding("question_mark", "toggle_keys", _("Keys")),
         Binding("q", "quit", _("Quit")),
     ]
+    FOOTER_KEYS = {b.key for b in BINDINGS if b.show}
     # The English of each description, to translate them again when the language changes.
     BINDING_TEXT = {"grade": "Grade", "save": "Save", "cancel": "Cancel", "hint": "Hint", "show_task": "Task",
                     "show_lesson": "Lesson", "show_exercise": "Exercise", "show_progress": "Progress",
                     "external_editor": "Open in $EDITOR", "solution": "Solution", "reload": "Reload from disk",
-                    "zoom_results": "Zoom the results", "toggle_sidebar": "Hide/show the tree",
-                    "toggle_language": "English/中文", "toggle_keys": "Keys", "quit": "Quit"}
+                    "zoom_results": "Zoom the results", "toggle_results": "Show/hide the results",
+                    "toggle_sidebar": "Tree", "close_drawer": "Close the tree", "toggle_language": "English/中文",
+                    "toggle_keys": "Keys", "quit": "Quit", "leave": "Leave editor"}
     WATCH_INTERVAL = 0.5  # seconds between two looks at the exercise file's mtime and size
     WATCH_SETTLE = 0.4    # the file must have been stable this long before it is reloaded and regraded
 
@@ -181,6 +199,9 @@ class TutorApp(App):
         self.workspace_missing = False  # the workspace folder was deleted while the app was open
         self.views_ready = False  # on_ready mounts every view but the first
         self.last_result: GradeResult | None = None  # the open exercise's last verdict (redrawn in a new language)
+        self.panel_open = False  # the results and hints under the editor (v folds them into #panel-bar)
+        self.typed: list[events.Key | events.Paste] = []  # keys and pastes waiting for the previous one's effects
+        self.typing: asyncio.Task | None = None  # the task that hands them out (deliver_typed)
 
     # The language and the book's numbering
 
@@ -202,9 +223,10 @@ class TutorApp(App):
         return Text.assemble(lesson.title_in(get_lang()), (f" {lesson.section(self.book)}", "dim"))
 
     def show_exercise_title(self, ex: Exercise) -> None:
+        """The exercise, its section and its file: the full path where it fits, else the file's name."""
         label = {"course": "d2l", "zh": "d2l-zh", "en": "d2l-en"}[self.book]
-        self.query_one("#exercise-title", Label).update(
-            f"{ex.id} · {ex.title_in(get_lang())} ({label} {ex.section(self.book)}) · {self.workspace.file_for(ex)}")
+        head = f"{ex.id} · {ex.title_in(get_lang())} ({label} {ex.section(self.book)}) · "
+        self.query_one("#exercise-title").show(head + str(self.workspace.file_for(ex)), head + ex.filename)
 
     def action_toggle_language(self) -> None:
         """English ↔ Chinese, at once and everywhere; the workspace remembers the choice."""
@@ -225,18 +247,43 @@ class TutorApp(App):
         if lang != get_lang():
             self.action_toggle_language()
 
+    def footer_shows(self, binding: Binding) -> bool:
+        """Whether the footer shows this key of the app's: c instead of g while grading runs, b only where the tree
+        is a drawer; the others as BINDINGS says. (At 80 columns there is room for nine keys.)"""
+        if binding.action == "cancel":
+            return self.cancel_event is not None
+        if binding.key == "g":
+            return self.cancel_event is None
+        if binding.action == "toggle_sidebar":
+            return self.has_class("-narrow")
+        return binding.key in self.FOOTER_KEYS
+
     def relabel_bindings(self) -> None:
-        """The footer's and the key panel's descriptions, in the current language."""
+        """The footer's and the key panel's descriptions, in the current language (the app's keys and the
+        editor's), and which of the app's keys the footer shows now."""
         from dataclasses import replace
 
-        for key, bindings in list(self._bindings.key_to_bindings.items()):
-            self._bindings.key_to_bindings[key] = [
-                replace(b, description=_(self.BINDING_TEXT[b.action])) if b.action in self.BINDING_TEXT else b
-                for b in bindings]
+        nodes = [self, *self.query("CodeEditor")]
+        for node in nodes:
+            for key, bindings in list(node._bindings.key_to_bindings.items()):
+                node._bindings.key_to_bindings[key] = [
+                    replace(b, description=_(self.BINDING_TEXT[action]),
+                            show=self.footer_shows(b) if node is self else b.show)
+                    if (action := b.action.removeprefix("app.")) in self.BINDING_TEXT else b
+                    for b in bindings]
         self.refresh_bindings()
 
     def relabel(self) -> None:
         """Draw every label, view and key description again in the current language."""
+        drawer, focused = self.has_class("-drawer-open"), self.focused
+        try:
+            self.redraw_in_language()
+        finally:  # redrawing the views must not close the tree's drawer or move the focus
+            self.set_class(drawer, "-drawer-open")
+            if focused is not None and focused.is_attached:
+                focused.screen.set_focus(focused)
+
+    def redraw_in_language(self) -> None:
         self.relabel_bindings()
         tree = self.query_one("#course", Tree)
         tree.root.set_label(Text(self.course_title()))
@@ -262,13 +309,59 @@ class TutorApp(App):
             if self.last_result is not None and self.last_result.exercise == self.exercise.id:
                 self.query_one("#results").finish(self.exercise, self.last_result)
             elif self.cancel_event is None:
-                self.query_one("#results").update(_("Press g to grade this exercise."))
+                self.query_one("#results").clear()
+        self.refresh_panel_bar()
         if current == "task-view":
             self.action_show_task()
         elif current == "progress-view":
             self.action_show_progress()
         else:
             self.show_view(current)
+
+    # Keys, one at a time
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys and pastes from the terminal wait in `typed` and go out one at a time (deliver_typed).
+
+        Textual hands each key to the widget focused when the key is read, without waiting for the previous key's
+        effects. In a fast burst ("enter" on an exercise, then "return Y"), the keys after the one that moves the
+        focus would all go to the tree, where r, e and t are commands and Y is dropped."""
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            self.typed.append(event)
+            if self.typing is None or self.typing.done():
+                self.typing = asyncio.create_task(self.deliver_typed())
+            return
+        await super().on_event(event)
+
+    async def deliver_typed(self) -> None:
+        """Hand out the waiting keys: each once the app has settled after the one before (or after KEY_SETTLE
+        seconds, so that a key is late at worst, never lost)."""
+        try:
+            while self.typed:
+                deadline = time.monotonic() + self.KEY_SETTLE
+                spins = 0
+                while not self.input_settled() and time.monotonic() < deadline:
+                    await asyncio.sleep(0 if spins < 50 else 0.001)
+                    spins += 1
+                if not self.call_later(self.deliver, self.typed.pop(0)):
+                    self.typed.clear()  # the app is closing
+        except Exception as exc:  # noqa: BLE001 - never leave the keys stuck; show what went wrong
+            self.typed.clear()
+            self.call_later(self.notify, f"{type(exc).__name__}: {exc}", severity="error")
+
+    async def deliver(self, event: events.Key | events.Paste) -> None:
+        await super().on_event(event)
+
+    def input_settled(self) -> bool:
+        """True when the views are built and no message is waiting or being handled, by the app or by a widget of
+        the current screen: the last key's effects (a selection, a new focus) have all happened."""
+        if not self.views_ready and self.is_running:
+            return False
+        for pump in (self, *self.screen.walk_children(with_self=True)):
+            queue = pump._message_queue
+            if getattr(queue, "_unfinished_tasks", queue.qsize()) or pump._next_callbacks:
+                return False
+        return True
 
     # Layout, start-up and the course tree
 
@@ -281,7 +374,7 @@ class TutorApp(App):
             with ContentSwitcher(initial="lesson-view", id="main"):
                 with VerticalScroll(id="lesson-view"):
                     yield Static(welcome(), id="welcome")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=self.size.width >= self.NARROW)
 
     async def on_ready(self) -> None:
         """The first screen is up: build the other views. Keys pressed meanwhile wait in the queue until then."""
@@ -289,6 +382,7 @@ class TutorApp(App):
         gc.freeze()
         from textual.widgets import Markdown, TextArea
 
+        from tutor.tui.bars import FitLabel, PanelBar
         from tutor.tui.editor import CodeEditor
         from tutor.tui.plot import SmokePlot
         from tutor.tui.progress_view import ProgressView
@@ -300,12 +394,13 @@ class TutorApp(App):
         views = [
             VerticalScroll(Markdown("", id="task"), id="task-view"),
             Vertical(
-                Label("", id="exercise-title"),
+                FitLabel(id="exercise-title"),
                 CodeEditor.code_editor("", language="python", id="editor"),
+                PanelBar(id="panel-bar"),
                 VerticalScroll(Static("", id="hints"), id="hints-scroll"),
                 ResultsRow(VerticalScroll(ResultsPanel(id="results"), id="results-scroll"), SmokePlot(id="plot"),
                            id="results-row"),
-                id="exercise-view"),
+                id="exercise-view", classes="-collapsed"),
             Vertical(Label("", id="solution-title"),
                      TextArea.code_editor("", language="python", read_only=True, id="solution"),
                      id="solution-view"),
@@ -315,6 +410,8 @@ class TutorApp(App):
             view.display = False  # the ContentSwitcher shows one at a time
         await self.query_one("#main", ContentSwitcher).mount_all(views)
         self.theme_changed(self.current_theme)
+        self.relabel_bindings()  # the editor's keys, in the current language
+        self.refresh_panel_bar()
         self.views_ready = True
         if self.start_at is not None and self.workspace is not None:
             self.jump_to(self.start_at)
@@ -323,8 +420,8 @@ class TutorApp(App):
         tree = self.query_one("#course", Tree)
         tree.show_root, tree.auto_expand = False, False  # selecting a lesson must not fold its exercises away
         tree.focus()
-        if get_lang() != "en":
-            self.relabel_bindings()  # the key descriptions were made when this module was imported
+        self.set_class(True, "-drawer-open")  # on a narrow terminal the tree, the one thing to pick from, is shown
+        self.relabel_bindings()  # the key descriptions were made when this module was imported; b on narrow ones
         self.theme_changed_signal.subscribe(self, self.theme_changed)
         if self.workspace is None:
             self.sub_title = _("no workspace")
@@ -333,9 +430,18 @@ class TutorApp(App):
             self.workspace_ready()
 
     def on_resize(self, event) -> None:
-        """-narrow below NARROW columns. (Not HORIZONTAL_BREAKPOINTS: setting the class here, before the first frame,
-        saves a restyle of every widget at start-up.)"""
-        self.set_class(event.size.width < self.NARROW, "-narrow")
+        """-narrow below NARROW columns, -short below SHORT rows. (Not HORIZONTAL_BREAKPOINTS: setting the classes
+        here, before the first frame, saves a restyle of every widget at start-up.)"""
+        narrow = event.size.width < self.NARROW
+        self.set_class(event.size.height < self.SHORT, "-short")
+        if narrow == self.has_class("-narrow"):
+            return
+        self.set_class(narrow, "-narrow")
+        for footer in self.query(Footer):  # ctrl+p still opens the palette; the welcome says so
+            footer.show_command_palette = not narrow
+        if narrow:  # the tree becomes a drawer: open while it has the focus, so that what has the keys is seen
+            self.set_class(self.focused is None or self.focused is self.query_one("#course"), "-drawer-open")
+        self.relabel_bindings()  # b in the footer, or not
 
     def theme_changed(self, theme) -> None:
         """Code is highlighted with a dark or a light palette to match the app's theme."""
@@ -430,7 +536,10 @@ class TutorApp(App):
                 break
         if isinstance(target, Lesson):
             self.show_lesson(target)
-            tree.focus()
+            if self.tree_shown:
+                tree.screen.set_focus(tree)
+            else:
+                self.focus_view()
         else:
             self.open_exercise(target)
 
@@ -444,8 +553,60 @@ class TutorApp(App):
 
     # Views: lesson, task, exercise, progress
 
-    def show_view(self, view: str) -> None:
+    def show_view(self, view: str, *, close_drawer: bool = True) -> None:
+        """Switch the main area to a view; on a narrow terminal this also closes the tree's drawer, which would
+        hide it."""
         self.query_one("#main", ContentSwitcher).current = view
+        if close_drawer:
+            self.close_drawer()
+
+    FOCUS_IN_VIEW = {"lesson-view": "#lesson-view", "task-view": "#task-view", "exercise-view": "#panel-bar",
+                     "solution-view": "#solution", "progress-view": "#summary-table"}
+
+    def focus_view(self) -> None:
+        """Give the focus to the current view, where letters are commands (never to the editor, where they would
+        type)."""
+        view = self.query_one("#main", ContentSwitcher).current
+        target = self.query_one(self.FOCUS_IN_VIEW[view]) if view in self.FOCUS_IN_VIEW and self.views_ready \
+            else self.query_one(f"#{view}")
+        target.screen.set_focus(target)
+
+    @property
+    def tree_shown(self) -> bool:
+        if self.has_class("-narrow"):
+            return self.has_class("-drawer-open")
+        return not self.has_class("-tree-hidden")
+
+    def close_drawer(self) -> None:
+        """On a narrow terminal, put the tree's drawer away (the focus goes to the view if the tree had it)."""
+        if not (self.has_class("-narrow") and self.has_class("-drawer-open")):
+            return
+        self.set_class(False, "-drawer-open")
+        if self.focused is self.query_one("#course"):
+            self.focus_view()
+
+    def action_close_drawer(self) -> None:
+        self.close_drawer()
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        """A click beside the tree's drawer, which moves the focus out of it, puts it away too."""
+        tree = self.query_one("#course")
+        if event.widget is tree and self.has_class("-narrow") and tree.screen.focused not in (None, tree):
+            self.set_class(False, "-drawer-open")
+        elif event.widget.id == "editor":
+            self.refresh_panel_bar()  # its key: v again
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget.id == "editor":
+            self.refresh_panel_bar()  # its key: ctrl+r while letters type
+
+    def leave_editor(self) -> None:
+        """Escape in the editor: to the tree where it is on screen, else to the bar under the editor."""
+        if self.tree_shown:
+            tree = self.query_one("#course", Tree)
+            tree.screen.set_focus(tree)
+        else:
+            self.focus_view()
 
     def show_lesson(self, lesson: Lesson) -> None:
         lang = get_lang()
@@ -512,11 +673,14 @@ class TutorApp(App):
             self.changed_at, self.disk_changed, self.regrade_queued = None, False, False
             self.query_one("#editor").load_text(text)
             self.show_exercise_title(ex)
-            self.query_one("#results").update(_("Press g to grade this exercise."))
+            self.query_one("#results").clear()
             self.query_one("#plot").display = False
-            self.show_hints(ex, self.hints_shown(ex))
+            shown = self.hints_shown(ex)
+            self.show_hints(ex, shown)
+            self.set_panel(shown > 0)  # folded while there is nothing to read in it
         self.show_view("exercise-view")
-        self.query_one("#editor").focus()
+        editor = self.query_one("#editor")
+        editor.screen.set_focus(editor)  # now, not after the keys already waiting (see on_event)
         return True
 
     @property
@@ -610,13 +774,65 @@ class TutorApp(App):
         self.action_show_progress()
 
     def action_toggle_sidebar(self) -> None:
-        sidebar = self.query_one("#sidebar")
-        sidebar.display = not sidebar.display
-        if not sidebar.display and self.query_one("#course", Tree).has_focus:
-            # The hidden tree must not keep the keys, and the editor must not get them (they would type there).
-            view = self.query_one("#main", ContentSwitcher).current
-            target = "#results-scroll" if view == "exercise-view" else f"#{view}"
-            self.query_one(target).focus()
+        """b: the tree's drawer on a narrow terminal, the tree's column on a wide one. A hidden tree must not keep
+        the keys, and the editor must not get them (they would type there): the view gets them."""
+        tree = self.query_one("#course", Tree)
+        if self.has_class("-narrow"):
+            if self.has_class("-drawer-open"):
+                self.close_drawer()
+            else:
+                self.set_class(True, "-drawer-open")
+                tree.screen.set_focus(tree)
+            return
+        self.toggle_class("-tree-hidden")
+        if self.has_class("-tree-hidden") and tree.has_focus:
+            self.focus_view()
+
+    # The results and hints under the editor: v folds them into the one line of #panel-bar
+
+    def set_panel(self, opened: bool) -> None:
+        if not self.views_ready:
+            return
+        self.panel_open = opened
+        self.query_one("#exercise-view").set_class(not opened, "-collapsed")
+        focused = self.focused
+        if not opened and focused is not None and focused.id in ("results-scroll", "hints-scroll"):
+            self.focus_view()
+        self.refresh_panel_bar()
+        editor = self.query_one("#editor")
+        self.call_after_refresh(editor.scroll_cursor_visible)  # the editor changed height: keep the cursor seen
+
+    def action_toggle_results(self) -> None:
+        if self.exercise is None:
+            self.notify(_("Open an exercise first."))
+            return
+        self.show_view("exercise-view")
+        self.set_panel(not self.panel_open)
+
+    def on_results_panel_changed(self, event) -> None:
+        self.refresh_panel_bar()
+
+    def refresh_panel_bar(self) -> None:
+        """What the results panel shows, in a few words (the grading's progress, the score, or why there is
+        none), and what v does."""
+        if not self.views_ready:
+            return
+        panel = self.query_one("#results")
+        if panel.running:
+            summary = Text(panel.status_line or _("grading..."), style="bold")
+        elif panel.problem:
+            summary = Text(panel.problem.splitlines()[0], style="bold red")
+        elif panel.result is not None:
+            result = panel.result
+            style = "bold green" if result.full_marks else ("bold yellow" if result.score > 0 else "bold red")
+            summary = Text(_("{score}/{max} points").format(score=points(result.score), max=points(result.max_score)),
+                           style=style)
+        else:
+            summary = Text(_("not graded yet"))
+        key = "ctrl+r" if self.query_one("#editor").has_focus else "v"  # letters type in the editor
+        self.query_one("#panel-bar").summarize(
+            self.panel_open, Text.assemble((_("Results:"), "bold"), " ", summary),
+            (_("{key} hides them") if self.panel_open else _("{key} shows them")).format(key=key))
 
     def action_zoom_results(self) -> None:
         """Fill the screen with the results and the plot (z again, or escape, restores the layout)."""
@@ -627,6 +843,7 @@ class TutorApp(App):
             self.notify(_("Open an exercise and grade it first."))
             return
         self.show_view("exercise-view")
+        self.set_panel(True)
         self.screen.maximize(self.query_one("#results-row"), container=False)
         self.query_one("#results-scroll").focus()
 
@@ -708,6 +925,7 @@ class TutorApp(App):
         if self.cancel_event is not None:
             self.notify(_("Already grading; press c to cancel."))
             return
+        self.close_drawer()
         if self.dirty and not self.save():
             return
         path = self.workspace.file_for(self.exercise)
@@ -722,10 +940,12 @@ class TutorApp(App):
         ex = self.exercise
         self.regrade_queued = False
         self.smoke_tests = {}
-        self.show_view("exercise-view")
+        self.show_view("exercise-view", close_drawer=False)  # an outside edit regrades: leave an open drawer be
         self.query_one("#results").start(ex)
         self.query_one("#plot").display = False
         self.cancel_event = threading.Event()
+        self.set_panel(True)
+        self.relabel_bindings()  # c Cancel in the footer
         self.run_grading(ex, self.workspace.file_for(ex), self.cancel_event)
 
     def action_cancel(self) -> None:
@@ -805,6 +1025,8 @@ class TutorApp(App):
             self.cancel_event = None
             if self.regrade_queued and self.exercise is not None:
                 self.start_grading()
+            else:
+                self.relabel_bindings()  # g again instead of c in the footer
         if event.state == WorkerState.ERROR:
             error = event.worker.error
             message = _("{worker} failed: {error}").format(worker=event.worker.name,
@@ -825,8 +1047,8 @@ class TutorApp(App):
 
     def show_hints(self, ex: Exercise, shown: int, *, last: bool = False) -> None:
         hints = self.query_one("#hints", Static)
+        self.query_one("#hints-scroll").set_class(shown == 0, "-empty")  # the footer says h; the room is the editor's
         if shown == 0:
-            hints.update(Text(_("Stuck? Press h for a hint."), style="dim"))
             return
         all_hints = ex.hints_in(get_lang())
         text = Text()
@@ -856,6 +1078,7 @@ class TutorApp(App):
             return
         self.show_view("exercise-view")
         self.show_hints(ex, shown, last=shown == already)
+        self.set_panel(True)
         if shown == already:
             self.notify(_("That was the last hint."), timeout=3)
 
@@ -981,6 +1204,8 @@ class TutorApp(App):
             self.request_grading()
 
     def on_unmount(self) -> None:
+        if self.typing is not None:
+            self.typing.cancel()
         if self.cancel_event is not None:
             self.cancel_event.set()  # the engine kills the grading process
         if self.warm_grader is not None:

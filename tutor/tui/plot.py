@@ -232,14 +232,18 @@ class SmokePlot(PlotextPlot):
         span = hi - lo or max(abs(hi), 1.0) * 0.1
         lower, upper = lo - 0.05 * span, hi + 0.3 * span
         self.plt.ylim(lower, upper)
+        # Ticks at least a row apart: plotext draws one label of two that share a row, picked at random (a low plot,
+        # as at 80x24, would otherwise show a different axis from one run to the next).
+        gaps = max(1, self.data_rows - 1)
         if self.log_scale:  # a tick every decade, or every second or third one when the axis spans many
             decades = range(math.ceil(lower), math.floor(upper) + 1)
-            every = max(1, math.ceil(len(decades) / MAX_LOG_TICKS))
+            every = max(1, math.ceil(len(decades) / MAX_LOG_TICKS), math.ceil((upper - lower) / gaps))
             ticks = [float(d) for d in decades if d % every == 0]
             labels = [f"{10.0 ** d:g}" for d in ticks]
         else:
-            ticks = [lower + (upper - lower) * i / 4 for i in range(5)]
-            decimals = max(0, 1 - math.floor(math.log10((upper - lower) / 4)))
+            n = min(4, gaps)
+            ticks = [lower + (upper - lower) * i / n for i in range(n + 1)]
+            decimals = max(0, 1 - math.floor(math.log10((upper - lower) / n)))
             labels = [f"{t:.{decimals}f}" for t in ticks]
         self.plt.yticks(ticks, labels)
         self._label_width = max((len(label) for label in labels), default=4)
@@ -247,6 +251,16 @@ class SmokePlot(PlotextPlot):
         if last - first >= 1:
             steps = sorted({round(first + (last - first) * i / 4) for i in range(5)})
             self.plt.xticks(steps, [str(t) for t in steps])
+
+    @property
+    def data_rows(self) -> int:
+        """The rows the curves are drawn on: the title, the frame and the step labels take four (a plot not laid
+        out yet counts as a tall one)."""
+        return self.size.height - 4 if self.size.height > 4 else 1000
+
+    def on_resize(self) -> None:
+        if self.test:
+            self._redraw()  # the ticks depend on the height
 
     def render(self) -> RenderResult:
         """The plot, with the title cut to fit: plotext leaves out a title that does not fit."""

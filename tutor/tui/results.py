@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.message import Message
 from textual.widgets import Static
 
 from tutor.engine.protocol import Plan, SmokeStep, TestFinished, TestStarted
@@ -21,7 +22,11 @@ def _indent(message: str) -> str:
 
 
 class ResultsPanel(Static):
-    """Live test results while grading, then the final verdict."""
+    """Live test results while grading, then the final verdict. Each change posts Changed, for the one-line
+    summary under the editor."""
+
+    class Changed(Message):
+        pass
 
     def __init__(self, **kwargs):
         super().__init__(_("Press g to grade this exercise."), **kwargs)
@@ -29,17 +34,28 @@ class ResultsPanel(Static):
         self.planned = 0
         self.finished = 0
         self.status_line = ""
+        self.running = False  # a grading run is in progress
+        self.result: GradeResult | None = None  # the verdict shown
+        self.problem = ""  # why there is none (cancelled, the worker failed)
 
     def _show(self) -> None:
         text = self.text.copy()
         if self.status_line:
             text.append(f"\n{self.status_line}", style="dim")
         self.update(text)
+        self.post_message(self.Changed())
+
+    def clear(self) -> None:
+        """A newly opened exercise: nothing graded yet."""
+        self.text, self.status_line, self.running, self.result, self.problem = Text(), "", False, None, ""
+        self.update(_("Press g to grade this exercise."))
+        self.post_message(self.Changed())
 
     def start(self, ex: Exercise) -> None:
         self.text = Text(_("Grading {id}...").format(id=ex.id), style="bold")
         self.planned = self.finished = 0
         self.status_line = _("starting the grader")
+        self.running, self.result, self.problem = True, None, ""
         self._show()
 
     def on_engine_event(self, event) -> None:
@@ -94,9 +110,11 @@ class ResultsPanel(Static):
         if full:
             text.append("\n" + _("Full marks. Well done!"), style="bold green")
         self.text, self.status_line = text, ""
+        self.running, self.result, self.problem = False, result, ""
         self._show()
 
     def failed(self, message: str) -> None:
         self.text.append(f"\n{message}", style="bold red")
         self.status_line = ""
+        self.running, self.problem = False, message
         self._show()
