@@ -271,7 +271,7 @@ def test_first_run_creates_a_workspace_and_o_edits_in_the_learners_editor(termin
     terminal.keys("-l", ex.id)
     terminal.wait_for("corr2d among the commands", re.escape(f"exercise: {ex.id} · {ex.title}"), timeout=10)
     terminal.keys("Enter")
-    terminal.wait_for("the exercise in the editor", re.escape(f"{ex.id} · {ex.title} (d2l"))
+    terminal.wait_for("the exercise in the editor", re.escape(f"{ex.id} · {ex.title} (course"))
     terminal.wait_for("the editor to take the focus", lambda s: not grade_key_shown(s), timeout=10)
     terminal.keys("Escape")
     terminal.wait_for("the focus to leave the editor", grade_key_shown, timeout=10)

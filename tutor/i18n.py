@@ -151,3 +151,8 @@ def _(msgid: str) -> str:
 def clear_caches() -> None:
     load_po.cache_clear()
     _entries_of.cache_clear()
+
+
+def numbering_label(book: str) -> str:
+    """How a section number is labelled in the numbering `book`: this course's syllabus, d2l-zh or d2l-en."""
+    return {"zh": "d2l-zh", "en": "d2l-en"}.get(book) or _("course")

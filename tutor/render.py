@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tutor.engine.results import GRADED, GradeResult
-from tutor.i18n import _, get_lang, translate
+from tutor.i18n import _, get_lang, numbering_label, translate
 from tutor.manifest import Exercise
 from tutor.messages import render
 
@@ -67,7 +67,7 @@ def score_text(score: float, max_score: float) -> Text:
 
 def render_result(console: Console, result: GradeResult, exercise: Exercise, book: str = "course") -> None:
     lang = get_lang()
-    label = {"course": "d2l", "zh": "d2l-zh", "en": "d2l-en"}.get(book, "d2l")
+    label = numbering_label(book)
     head = Text.assemble((f"{exercise.id}", "bold"), f" · {exercise.title_in(lang)} ({label} {exercise.section(book)})   ",
                          score_text(result.score, result.max_score), " " + _("points") + "   ",
                          (_("{seconds} s on {device}").format(seconds=f"{result.duration:.1f}", device=result.device),

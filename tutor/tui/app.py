@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from tutor.engine.results import GradeResult
     from tutor.engine.warm import WarmGrader
 
-from tutor.i18n import _, get_lang
+from tutor.i18n import _, get_lang, numbering_label
 from tutor.manifest import Course, Exercise, Lesson, load_course
 from tutor.progress import Progress, ProgressError, Summary, course_totals
 from tutor.tui.screens import ConfirmScreen, QuitScreen, SetupScreen
@@ -224,7 +224,7 @@ class TutorApp(App):
 
     def show_exercise_title(self, ex: Exercise) -> None:
         """The exercise, its section and its file: the full path where it fits, else the file's name."""
-        label = {"course": "d2l", "zh": "d2l-zh", "en": "d2l-en"}[self.book]
+        label = numbering_label(self.book)
         head = f"{ex.id} · {ex.title_in(get_lang())} ({label} {ex.section(self.book)}) · "
         self.query_one("#exercise-title").show(head + str(self.workspace.file_for(ex)), head + ex.filename)
 

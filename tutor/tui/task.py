@@ -27,9 +27,10 @@ def task_markdown(ex: Exercise) -> str:
     except (OSError, SyntaxError, UnicodeDecodeError) as exc:
         return f"# {ex.title}\n\n" + _("The task text could not be read from {path}: {reason}.").format(
             path=ex.stub_path, reason=exc)
-    parts = [f"# {ex.title}", _("Exercise `{id}`, d2l section {section}, {points} points. Write it in `{file}` in "
-                                "your workspace.").format(id=ex.id, section=ex.d2l, points=ex.points,
-                                                          file=ex.filename)]
+    parts = [f"# {ex.title}", _("Exercise `{id}` (course {course}, d2l-zh {zh}, d2l-en {en}), {points} points. "
+                                "Write it in `{file}` in your workspace.").format(
+        id=ex.id, course=ex.section("course"), zh=ex.section("zh"), en=ex.section("en"), points=ex.points,
+        file=ex.filename)]
     for node in tree.body:
         if not isinstance(node, (ast.FunctionDef, ast.ClassDef)) or node.name.startswith("_"):
             continue

@@ -1,4 +1,4 @@
-"""Reference solution: inverted dropout (d2l 4.5)."""
+"""Reference solution: inverted dropout (course 4.5; d2l-zh 4.6, d2l-en 5.6)."""
 
 import torch
 

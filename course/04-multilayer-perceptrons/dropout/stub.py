@@ -1,4 +1,4 @@
-"""Exercise dropout: inverted dropout from scratch (d2l section 4.5).
+"""Exercise dropout: inverted dropout from scratch (course 4.5; d2l-zh 4.6, d2l-en 5.6).
 
 Read the lesson first:   d2l-tutor lesson dropout
 Grade your work:         d2l-tutor grade dropout

@@ -1,4 +1,4 @@
-"""Reference solution: 2-D cross-correlation (d2l 6.1)."""
+"""Reference solution: 2-D cross-correlation (course 6.1; d2l-zh 6.2, d2l-en 7.2)."""
 
 import torch
 

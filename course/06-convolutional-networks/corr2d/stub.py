@@ -1,4 +1,4 @@
-"""Exercise corr2d: 2-D cross-correlation (d2l section 6.1).
+"""Exercise corr2d: 2-D cross-correlation (course 6.1; d2l-zh 6.2, d2l-en 7.2).
 
 Read the lesson first:   d2l-tutor lesson corr2d
 Grade your work:         d2l-tutor grade corr2d

@@ -1,4 +1,4 @@
-"""Reference solution: beam search with length normalisation (d2l 11.8)."""
+"""Reference solution: beam search with length normalisation (course 11.8; d2l-zh 9.8, d2l-en 10.8)."""
 
 import torch
 

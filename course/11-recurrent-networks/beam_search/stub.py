@@ -1,4 +1,4 @@
-"""Exercise beam_search: beam search decoding with length normalisation (d2l section 11.8).
+"""Exercise beam_search: beam search decoding with length normalisation (course 11.8; d2l-zh 9.8, d2l-en 10.8).
 
 Read the lesson first:   d2l-tutor lesson beam_search
 Grade your work:         d2l-tutor grade beam_search

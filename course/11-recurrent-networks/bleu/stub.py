@@ -1,4 +1,4 @@
-"""Exercise bleu: the BLEU score of a predicted translation (d2l section 11.7).
+"""Exercise bleu: the BLEU score of a predicted translation (course 11.7; d2l-zh 9.7, d2l-en 10.7).
 
 Read the lesson first:   d2l-tutor lesson bleu
 Grade your work:         d2l-tutor grade bleu

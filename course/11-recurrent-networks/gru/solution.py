@@ -1,4 +1,4 @@
-"""Reference solution: a gated recurrent unit from scratch (d2l 11.1)."""
+"""Reference solution: a gated recurrent unit from scratch (course 11.1; d2l-zh 9.1, d2l-en 10.2)."""
 
 import torch
 

@@ -1,4 +1,4 @@
-"""Exercise gru: a gated recurrent unit from scratch (d2l section 11.1).
+"""Exercise gru: a gated recurrent unit from scratch (course 11.1; d2l-zh 9.1, d2l-en 10.2).
 
 Read the lesson first:   d2l-tutor lesson gru
 Grade your work:         d2l-tutor grade gru

@@ -1,4 +1,4 @@
-"""Reference solution: sequence_mask and MaskedSoftmaxCELoss (d2l 11.7)."""
+"""Reference solution: sequence_mask and MaskedSoftmaxCELoss (course 11.7; d2l-zh 9.7, d2l-en 10.7)."""
 
 import torch
 from torch import nn

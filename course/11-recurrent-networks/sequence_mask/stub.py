@@ -1,4 +1,5 @@
-"""Exercise sequence_mask: masking padded sequences and the masked cross-entropy loss (d2l section 11.7).
+"""Exercise sequence_mask: masking padded sequences and the masked cross-entropy loss
+(course 11.7; d2l-zh 9.7, d2l-en 10.7).
 
 Read the lesson first:   d2l-tutor lesson sequence_mask
 Grade your work:         d2l-tutor grade sequence_mask

@@ -1,4 +1,5 @@
-"""Reference solution: masked softmax, scaled dot-product attention and multi-head attention (d2l 12.2-12.5)."""
+"""Reference solution: masked softmax, scaled dot-product attention and multi-head attention
+(course 12.2-12.5; d2l-zh 10.2-10.5, d2l-en 11.2-11.5)."""
 
 import math
 

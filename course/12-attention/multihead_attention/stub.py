@@ -1,5 +1,5 @@
 """Exercise multihead_attention: masked softmax, scaled dot-product attention and multi-head attention
-(d2l sections 12.2-12.5).
+(course 12.2-12.5; d2l-zh 10.2-10.5, d2l-en 11.2-11.5).
 
 Read the lesson first:   d2l-tutor lesson multihead_attention
 Grade your work:         d2l-tutor grade multihead_attention
