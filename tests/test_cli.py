@@ -93,6 +93,22 @@ def test_lesson_renders_and_hint_reveals_one_more_each_time(ws):
     assert "Hint 1 of 4" in after_reset and "Hint 2 of 4" not in after_reset
 
 
+def test_task_shows_the_stubs_spec_in_english_and_its_translation_in_chinese(ws):
+    ex = load_course().exercise("corr2d")
+    english = runner.invoke(app, ["task", "7.2", "--book", "en", "--lang", "en", "--plain"])
+    assert english.exit_code == 0, english.output
+    assert "## `def corr2d(X, K)`" in english.output
+    assert "Return the 2-D cross-correlation of X with the kernel K." in english.output
+    assert "(course 6.1, d2l-zh 6.2, d2l-en 7.2)" in english.output
+    chinese = runner.invoke(app, ["task", "corr2d", "--lang", "zh", "--plain"])
+    assert chinese.exit_code == 0, chinese.output
+    assert chinese.output.strip() == (ex.folder / "task.zh.md").read_text(encoding="utf-8").strip()
+    rendered = runner.invoke(app, ["task", "corr2d", "--lang", "zh"])
+    assert "返回 X 与卷积核 K 的二维互相关运算结果" in rendered.output
+    lesson = runner.invoke(app, ["lesson", "corr2d", "--lang", "en", "--plain"])
+    assert "the task: `d2l-tutor task corr2d`" in lesson.output
+
+
 def test_reset_backs_up_then_restores_the_stub(ws):
     (ws / "corr2d.py").write_text("def corr2d(X, K):\n    return 42\n")
     result = runner.invoke(app, ["reset", "corr2d"])

@@ -24,6 +24,7 @@ from tutor.catalog import catalogs, grader_messages, placeholders, sync, ui_mess
 from tutor.cli import EXIT_NOT_FULL, EXIT_OK, EXIT_USAGE, app
 from tutor.launch import early_language
 from tutor.messages import EN
+from tutor.i18n import numbering_label
 from tutor.workspace import init_workspace
 
 runner = CliRunner()
@@ -347,7 +348,7 @@ def test_every_lesson_renders_whole_at_80_columns(tmp_path, monkeypatch, course)
                 problems.append(f"{name}: rich cut {shown.count('…') - source.count('…')} lines (…)")
             problems += [f"{name}: a line of {cell_len(line)} cells: {line!r}" for line in shown.splitlines()
                          if cell_len(line) > 80 and "https://" not in line]  # a link is printed whole
-            numbers = " · ".join(f"{cli.book_label(b)} {lesson.section(b)}" for b in ("course", "zh", "en"))
+            numbers = " · ".join(f"{numbering_label(b)} {lesson.section(b)}" for b in ("course", "zh", "en"))
             if numbers not in shown:
                 problems.append(f"{name}: no section numbers {numbers!r}")
     assert not problems, "\n".join(problems)

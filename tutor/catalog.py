@@ -130,9 +130,6 @@ def sync(path: Path, messages: list, *, write: bool) -> tuple[list, list, list]:
     return added, dropped, untranslated
 
 
-PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
-
-
 def lost_placeholders(path: Path) -> list[tuple[str, list[str]]]:
     """(msgid, the {placeholders} its translation lacks) for each translated entry of the catalog at `path`:
     a translation that drops one would lose a value the learner needs (the call, the shapes, ...)."""
@@ -143,7 +140,7 @@ def lost_placeholders(path: Path) -> list[tuple[str, list[str]]]:
     lost = []
     for entry in polib.pofile(str(path)):
         if entry.msgstr:
-            missing = sorted(set(PLACEHOLDER.findall(entry.msgid)) - set(PLACEHOLDER.findall(entry.msgstr)))
+            missing = sorted(placeholders(entry.msgid) - placeholders(entry.msgstr))
             if missing:
                 lost.append((entry.msgid, missing))
     return lost

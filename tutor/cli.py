@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from tutor.i18n import LANGS, LanguageError, _, get_lang, set_lang
+from tutor.i18n import LANGS, LanguageError, _, get_lang, numbering_label, set_lang
 from tutor.launch import is_interactive, run_tui
 from tutor.manifest import BOOKS, Course, Exercise, Lesson, ManifestError, UnknownExercise, load_course
 from tutor.progress import Progress, ProgressError, course_totals
@@ -55,14 +55,6 @@ LangOpt = Annotated[Optional[str], typer.Option("--lang", help=_("The language: 
 BookOpt = Annotated[Optional[str], typer.Option(
     "--book", help=_("Section numbers of: course (this course), zh (d2l-zh) or en (d2l-en); remembered in the "
                      "workspace."), show_default=False)]
-BOOK_LABELS = {"course": "course", "zh": "d2l-zh", "en": "d2l-en"}
-
-
-def book_label(book: str) -> str:
-    """How a numbering is named next to its numbers: "course 6.1" (本课程 6.1), "d2l-zh 6.2", "d2l-en 7.2"."""
-    return _("course") if book == "course" else BOOK_LABELS[book]
-
-
 def fail(message: str, code: int) -> typer.Exit:
     err.print(f"[bold red]{escape(_('error:'))}[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
@@ -286,7 +278,7 @@ def list_(workspace: WorkspaceOpt = None, as_json: JsonOpt = False, lang: LangOp
     table = Table(title=escape(c.title_zh if language == "zh" and c.title_zh else c.title), title_justify="left",
                   header_style="bold")
     for col, kw in ((_("ch"), {"justify": "right"}), (_("exercise"), {}), (_("title"), {}),
-                    (book_label(shown_book), {}), (_("status"), {}), (_("best"), {"justify": "right"})):
+                    (numbering_label(shown_book), {}), (_("status"), {}), (_("best"), {"justify": "right"})):
         table.add_column(col, **kw)
     style = {"not started": "dim", "attempted": "yellow", "full marks": "green"}
     for r in rows:
@@ -315,22 +307,52 @@ def lesson(
     if plain:
         print(text.rstrip("\n") + "\n\n" + "\n".join(lesson_footer(les, language)))
         return
-    if is_interactive() and lesson_height(out, text, les, language) > (out.size.height or 24):
+    show_paged(lambda console: render_lesson(console, text, les, language),
+               lambda: lesson_height(out, text, les, language))
+
+
+def show_paged(render, height) -> None:
+    """render(out), through the pager when the terminal is interactive and height() is more than it shows."""
+    if is_interactive() and height() > (out.size.height or 24):
         if not os.environ.get("LESS"):
             # As git does: without R, less shows the colours as ESC[1m...; X leaves the page on the screen.
             os.environ["LESS"] = "FRX"
         with out.pager(styles=True):  # $PAGER, else less (pydoc's choice), like git for long output
-            render_lesson(out, text, les, language)
+            render(out)
     else:
-        render_lesson(out, text, les, language)
+        render(out)
+
+
+@app.command(help=_("Show an exercise's task: what to write and what the hidden tests check (in Chinese, its "
+                    "translation of the stub's docstrings)."))
+def task(
+    name: Annotated[str, typer.Argument(help=_("An exercise id or a section number (see --book)."))],
+    plain: Annotated[bool, typer.Option("--plain", help=_("Print the Markdown source instead of rendering it; never "
+                                                          "paged."))] = False,
+    lang: LangOpt = None,
+    book: BookOpt = None,
+) -> None:
+    from tutor.task import task_markdown
+
+    c = course()
+    ws = optional_workspace(None)
+    prefs(ws, lang, book)
+    ex = exercise_or_exit(c, name, numbering(ws, book))
+    text = task_markdown(ex, keys=False)
+    if plain:
+        print(text.rstrip("\n"))
+        return
+    show_paged(lambda console: console.print(lesson_markdown(text)),
+               lambda: len(out.render_lines(lesson_markdown(text), out.options, pad=False)))
 
 
 def lesson_footer(les: Lesson, language: str) -> list[str]:
     """The lines under a lesson: its section in all three numberings, its exercises, and its page in the book."""
-    numbers = " · ".join(f"{book_label(b)} {les.section(b)}" for b in BOOKS)
+    numbers = " · ".join(f"{numbering_label(b)} {les.section(b)}" for b in BOOKS)
     ids = ", ".join(ex.id for ex in les.exercises)
-    lines = [_("{numbers} · exercises: {ids} · grade with `d2l-tutor grade {first}`").format(
-        numbers=numbers, ids=ids, first=les.exercises[0].id if les.exercises else "")]
+    first = les.exercises[0].id if les.exercises else ""
+    lines = [_("{numbers} · exercises: {ids} · the task: `d2l-tutor task {first}` · grade with `d2l-tutor grade "
+               "{first}`").format(numbers=numbers, ids=ids, first=first)]
     page = les.pages.get("zh" if language == "zh" else "en", "")
     if page:
         lines.append(_("the book: {url}").format(url=page))

@@ -740,7 +740,7 @@ class TutorApp(App):
         if ex is None:
             self.notify(_("Pick an exercise in the tree first."))
             return
-        from tutor.tui.task import task_markdown
+        from tutor.task import task_markdown
 
         self.query_one("#task").update(task_markdown(ex))
         self.query_one("#task-view", VerticalScroll).scroll_home(animate=False)

@@ -1,5 +1,6 @@
-"""The task of an exercise, as Markdown, from the docstrings of its stub (never from the learner's file, which
-may have lost them)."""
+"""The task of an exercise, as Markdown (what the TUI's task view and `d2l-tutor task` show): in Chinese its
+task.zh.md, in English the docstrings of its stub (never the learner's file, which may have lost them). No torch,
+no textual."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ def _signature(node: ast.FunctionDef | ast.ClassDef) -> str:
     return f"def {node.name}({ast.unparse(node.args)})"
 
 
-def task_markdown(ex: Exercise) -> str:
+def task_markdown(ex: Exercise, *, keys: bool = True) -> str:
     """The task: in Chinese, the exercise's task.zh.md; in English, the stub's docstrings (each public function's or
     class's signature and docstring)."""
-    keys = _("Keys: **e** your file, **g** grade, **h** a hint, **l** the lesson.")
+    tail = [_("Keys: **e** your file, **g** grade, **h** a hint, **l** the lesson.")] if keys else []
     if get_lang() == "zh" and (ex.folder / "task.zh.md").is_file():
         text = (ex.folder / "task.zh.md").read_text(encoding="utf-8")
-        return text.rstrip() + "\n\n" + keys + "\n"
+        return "\n\n".join([text.rstrip(), *tail]) + "\n"
     try:
         tree = ast.parse(ex.stub_path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError) as exc:
@@ -46,5 +47,5 @@ def task_markdown(ex: Exercise) -> str:
                     parts.append(f"### `{_signature(item)}`")
                     if method_doc:
                         parts.append(f"```text\n{method_doc}\n```")
-    parts.append(keys)
+    parts += tail
     return "\n\n".join(parts)
