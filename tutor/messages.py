@@ -85,6 +85,10 @@ EN: dict[str, str] = {
     "smallest_input_same": "\n  smallest failing input: the same as above.",
     "device_probe_mixed": "{call} mixed devices: {error}.",
     "device_probe_wrong": "{call} returned a tensor on {device}, not on the inputs' device.",
+    "device_probe_meta_mixed": "  On tensors on PyTorch's 'meta' device (a stand-in for a GPU), {call} failed: "
+                               "{error}.",
+    "device_probe_meta_wrong": "  On tensors on PyTorch's 'meta' device (a stand-in for a GPU), {call} returned a "
+                               "tensor on {device}.",
     "device_advice": "  Create new tensors with device=X.device (or torch.zeros_like / torch.ones_like / "
                      "torch.rand_like) so your code also works when the inputs live on a GPU; we check this with "
                      "tensors on PyTorch's 'meta' device, a stand-in for a GPU.",

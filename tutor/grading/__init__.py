@@ -11,5 +11,6 @@ from tutor.grading.checks import (  # noqa: F401
     check_type,
     describe,
     fmt_tensor,
+    probe_detail,
 )
 from tutor.grading.harness import Context, Grader  # noqa: F401

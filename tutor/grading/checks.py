@@ -89,6 +89,16 @@ def N_(template: str) -> str:
     return template
 
 
+def probe_detail(probe: TestFailure) -> TestFailure:
+    """What ctx.device_probe saw (the failure it raised), in one indented line without its general advice: for a
+    grader that names the mistake itself (the book's code, say) and shows the probe's finding under its message."""
+    if probe.code == "device_probe_mixed":
+        return TestFailure(code="device_probe_meta_mixed", call=probe.params.get("call"),
+                           error=probe.params.get("error"))
+    return TestFailure(code="device_probe_meta_wrong", call=probe.params.get("call"),
+                       device=probe.params.get("device"))
+
+
 def fail(msg: str | None = None, **params) -> TestFailure:
     return TestFailure(msg, **params)
 

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from tutor.grading import N_, Grader, TestFailure, check_tensor, check_type, describe
+from tutor.grading import N_, Grader, TestFailure, check_tensor, check_type, describe, probe_detail
 from tutor.grading.harness import LearnerError
 from tutor.grading.train import Adam
 
@@ -77,15 +77,6 @@ BOOK_MASK = N_("{call} makes a tensor on the CPU whatever X's device is, most li
               "device=X.device), or torch.rand_like(X).")
 
 
-def meta_detail(probe: TestFailure) -> TestFailure:
-    """What the meta-device probe saw (a failure it raised), in one indented line without its general advice."""
-    if probe.code == "device_probe_mixed":
-        return TestFailure("  On tensors on PyTorch's 'meta' device (a stand-in for a GPU), {call} failed: {error}.",
-                           call=probe.params.get("call"), error=probe.params.get("error"))
-    return TestFailure("  On tensors on PyTorch's 'meta' device (a stand-in for a GPU), {call} returned a tensor on "
-                       "{device}.", call=probe.params.get("call"), device=probe.params.get("device"))
-
-
 @grader.test("same shape, dtype and device as X", points=1)
 def same_shape_dtype_device(ctx):
     """float32 and float64 inputs, 2-D and 3-D, keep their shape, dtype and device. On a CPU run the device is also
@@ -110,7 +101,7 @@ def same_shape_dtype_device(ctx):
         if failure.code not in ("device_probe_mixed", "device_probe_wrong"):
             raise
         raise TestFailure(BOOK_MASK, call=fn.describe(torch.ones(3, 4), 0.5), mistake="dropout.book_mask_on_cpu",
-                          parts=[meta_detail(failure)]) from None
+                          parts=[probe_detail(failure)]) from None
 
 
 @grader.test("drops about a fraction `dropout` of the elements", points=2)

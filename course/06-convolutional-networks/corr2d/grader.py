@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from tutor.grading import Grader, TestFailure, check_type, describe, fmt_tensor
+from tutor.grading import Grader, TestFailure, check_type, describe, fmt_tensor, probe_detail
 
 grader = Grader("corr2d")
 
@@ -160,15 +160,6 @@ def gradients(ctx):
                               label=label, call=what, got=indented(got), expected=indented(expected))
 
 
-def meta_detail(probe: TestFailure) -> TestFailure:
-    """What the meta-device probe saw (a failure it raised), in one indented line without its general advice."""
-    if probe.code == "device_probe_mixed":
-        return TestFailure("  On tensors on PyTorch's 'meta' device (a stand-in for a GPU), {call} failed: {error}.",
-                           call=probe.params.get("call"), error=probe.params.get("error"))
-    return TestFailure("  On tensors on PyTorch's 'meta' device (a stand-in for a GPU), {call} returned a tensor on "
-                       "{device}.", call=probe.params.get("call"), device=probe.params.get("device"))
-
-
 @grader.test("the result keeps X's dtype and device (float64 in, float64 out)", points=1)
 def keeps_dtype_and_device(ctx):
     """float64 inputs give a float64 result on X's device. On a CPU run, the device is also checked with tensors on
@@ -200,7 +191,7 @@ def keeps_dtype_and_device(ctx):
                            "fails. Create Y with torch.zeros(shape, dtype=X.dtype, device=X.device).", call=what,
                            got=describe(got), mistake="corr2d.book_default_dtype_device")
         if probe is not None:
-            book.with_part(meta_detail(probe))
+            book.with_part(probe_detail(probe))
         raise book
     if wrong_dtype:
         expected = ctx.ref("corr2d")(X, K)
