@@ -133,9 +133,10 @@ def test_smoke_check_plot(snap_compare, ws, size):
     assert snap_compare(app_for(ws), run_before=run_before, terminal_size=size)
 
 
-def test_progress(snap_compare, ws, size):
+def record_attempts(ws, attempts) -> None:
+    """(exercise, points earned of 12) attempts in the progress database, at fixed times and file hashes."""
     with Progress(ws.db_path) as progress:
-        for exercise, earned in (("dropout", 12), ("corr2d", 4), ("corr2d", 9)):
+        for exercise, earned in attempts:
             progress.record(GradeResult(exercise=exercise, file="x", status=GRADED, duration=2.0,
                                         tests=[TestResult(name="hidden tests", passed=earned == 12, earned=earned,
                                                           points=12)]))
@@ -143,13 +144,17 @@ def test_progress(snap_compare, ws, size):
         db.execute("UPDATE attempts SET finished_at = '2026-11-24T10:0' || id || ':00+00:00', file_hash = "
                    "'0123456789abcdef'")
 
-    async def run_before(pilot):
-        open_tree_node(pilot, lambda d: d == load_course().exercise("corr2d"))
-        await pilot.pause()
-        await pilot.press("escape", "p")
-        await pilot.pause()
 
-    assert snap_compare(app_for(ws), run_before=run_before, terminal_size=size)
+async def open_progress_view(pilot) -> None:
+    open_tree_node(pilot, lambda d: d == load_course().exercise("corr2d"))
+    await pilot.pause()
+    await pilot.press("escape", "p")
+    await pilot.pause()
+
+
+def test_progress(snap_compare, ws, size):
+    record_attempts(ws, (("dropout", 12), ("corr2d", 4), ("corr2d", 9)))
+    assert snap_compare(app_for(ws), run_before=open_progress_view, terminal_size=size)
 
 
 def test_no_workspace_offer(snap_compare, tmp_path, size):
@@ -236,22 +241,8 @@ def test_exercise_with_a_failing_result_in_chinese(snap_compare, ws, size, flipp
 
 
 def test_progress_in_chinese(snap_compare, ws, size, chinese):
-    with Progress(ws.db_path) as progress:
-        for exercise, earned in (("dropout", 12), ("corr2d", 4)):
-            progress.record(GradeResult(exercise=exercise, file="x", status=GRADED, duration=2.0,
-                                        tests=[TestResult(name="hidden tests", passed=earned == 12, earned=earned,
-                                                          points=12)]))
-    with sqlite3.connect(ws.db_path) as db:
-        db.execute("UPDATE attempts SET finished_at = '2026-11-24T10:0' || id || ':00+00:00', file_hash = "
-                   "'0123456789abcdef'")
-
-    async def run_before(pilot):
-        open_tree_node(pilot, lambda d: d == load_course().exercise("corr2d"))
-        await pilot.pause()
-        await pilot.press("escape", "p")
-        await pilot.pause()
-
-    assert snap_compare(app_for(ws), run_before=run_before, terminal_size=size)
+    record_attempts(ws, (("dropout", 12), ("corr2d", 4)))
+    assert snap_compare(app_for(ws), run_before=open_progress_view, terminal_size=size)
 
 
 @pytest.fixture(params=SIZES)
