@@ -85,10 +85,10 @@ grader = Grader("relu")
 @grader.test("the values of a small matrix", points=2)
 def small_matrix(ctx):
     X = torch.tensor([[-1.0, 0.0, 2.0], [3.0, -4.5, 0.5]], device=ctx.device)
-    ctx.compare("relu", X)
+    ctx.compare("relu", X, expected=torch.tensor([[0.0, 0.0, 2.0], [3.0, 0.0, 0.5]], device=ctx.device))
 
 
-@grader.test("keeps the input's dtype (float64 in, float64 out)", points=1)
+@grader.test("keeps the input's dtype (float64 in, float64 out)", points=1, hidden=True)
 def keeps_dtype(ctx):
     ctx.compare("relu", torch.linspace(-1.0, 1.0, 9, dtype=torch.float64, device=ctx.device))
 

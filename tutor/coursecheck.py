@@ -16,7 +16,13 @@ CHAPTER_NAME = re.compile(r"^(\d\d)-[a-z0-9]+(-[a-z0-9]+)*$")
 LESSON_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 EXERCISE_ID = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 EXERCISE_PARTS = ("exercise.toml", "stub.py", "solution.py", "grader.py", "task.zh.md", "messages.zh.po")
+STUDENT_PARTS = tuple(p for p in EXERCISE_PARTS if p != "solution.py")  # a student build (tutor.export)
 IGNORED = {"__pycache__", ".DS_Store"}
+
+
+def is_student_build(course) -> bool:
+    """A student build (tutor.export) holds no reference solution at all; a course with some is a full one."""
+    return bool(course.exercises) and not any(ex.solution_path.is_file() for ex in course.exercises)
 
 
 def problems(course) -> list[tuple[str, str]]:
@@ -25,6 +31,7 @@ def problems(course) -> list[tuple[str, str]]:
     from tutor.i18n import exercise_po
 
     root = course.root
+    parts = STUDENT_PARTS if is_student_build(course) else EXERCISE_PARTS
     found: list[tuple[str, str]] = []
     chapter_folders = set()
     for ch in course.chapters:
@@ -52,7 +59,7 @@ def problems(course) -> list[tuple[str, str]]:
                 if not EXERCISE_ID.match(ex.id):
                     found.append((ex.id, "an exercise id is lowercase words joined by underscores (a Python "
                                          "module name: the learner's file is <id>.py)"))
-                found += exercise_problems(ex, f"{name}/{ex.id}")
+                found += exercise_problems(ex, f"{name}/{ex.id}", parts)
         for entry in sorted(folder.iterdir()):
             if entry.name in IGNORED:
                 continue
@@ -67,6 +74,7 @@ def problems(course) -> list[tuple[str, str]]:
         if entry.name not in chapter_folders:
             found.append((entry.name, "not a chapter of the manifest (a stray or orphan)"))
     found += given_problems(course)
+    found += interface_problems(course)
     for ch in course.chapters:
         if not ch.title_zh:
             found.append((ch.folder.name, "the chapter has no title_zh in course.toml"))
@@ -85,19 +93,19 @@ def problems(course) -> list[tuple[str, str]]:
     return found
 
 
-def exercise_problems(ex, where: str) -> list[tuple[str, str]]:
+def exercise_problems(ex, where: str, parts: tuple[str, ...] = EXERCISE_PARTS) -> list[tuple[str, str]]:
     found = []
     folder = ex.folder
     if not folder.is_dir():
         return [(where, "the exercise's folder is missing")]
-    for part in EXERCISE_PARTS:
+    for part in parts:
         if not (folder / part).is_file():
             found.append((f"{where}/{part}", "missing"))
     for entry in sorted(folder.iterdir()):
-        if entry.name not in EXERCISE_PARTS and entry.name not in IGNORED:
+        if entry.name not in parts and entry.name not in IGNORED:
             kind = "folder" if entry.is_dir() else "file"
             found.append((f"{where}/{entry.name}", f"a stray {kind}: an exercise folder holds "
-                                                   f"{', '.join(EXERCISE_PARTS)}"))
+                                                   f"{', '.join(parts)}"))
     for text in ("task.zh.md",):
         path = folder / text
         if path.is_file() and not path.read_text(encoding="utf-8").strip():
@@ -115,6 +123,68 @@ def exercise_problems(ex, where: str) -> list[tuple[str, str]]:
     grader = folder / "grader.py"
     if grader.is_file() and f'Grader("{ex.id}")' not in grader.read_text(encoding="utf-8"):
         found.append((f"{where}/grader.py", f'the grader must be Grader("{ex.id}")'))
+    if grader.is_file():
+        found += visibility_problems(grader, f"{where}/grader.py")
+    return found
+
+
+def visibility_problems(grader: Path, where: str) -> list[tuple[str, str]]:
+    """Every grader has a visible test (what the student build grades) and declares its tests so that the export
+    can read them: names, points and hidden= written out."""
+    import ast
+
+    from tutor.export import ExportError, declared_tests
+
+    try:
+        tests = declared_tests(ast.parse(grader.read_text(encoding="utf-8")), where)
+    except (SyntaxError, ExportError) as exc:
+        return [(where, str(exc))]
+    if tests and all(t.hidden for t in tests):
+        return [(where, "every test is hidden=True: the student build needs at least one visible test")]
+    return []
+
+
+def _signature_text(node) -> str | None:
+    """The parameters a stub's or a reference's function (or a class's __init__) declares, as text."""
+    import ast
+
+    if isinstance(node, ast.ClassDef):
+        init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        return None if init is None else _signature_text(init)
+    args = node.args
+    for arg in args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]:
+        arg.annotation = None
+    node.returns = None
+    return ast.unparse(args)
+
+
+def interface_problems(course) -> list[tuple[str, str]]:
+    """The stub and the reference declare every name the learner writes alike (a function's parameters, a class's
+    __init__): the verifier reads the course's signatures from the stub, in both builds."""
+    import ast
+
+    found = []
+    for ex in course.exercises:
+        if not (ex.stub_path.is_file() and ex.solution_path.is_file()):
+            continue
+        trees = []
+        for path in (ex.stub_path, ex.solution_path):
+            try:
+                trees.append({n.name: n for n in ast.parse(path.read_text(encoding="utf-8")).body
+                              if isinstance(n, (ast.FunctionDef, ast.ClassDef))})
+            except SyntaxError as exc:
+                found.append((f"{ex.folder.parent.name}/{ex.id}/{path.name}", f"a syntax error: {exc}"))
+        if len(trees) != 2:
+            continue
+        stub, solution = trees
+        for name in ex.requires:
+            where = f"{ex.folder.parent.name}/{ex.id}/stub.py"
+            if name not in stub or name not in solution:
+                found.append((where, f"{name} is not defined in both the stub and the reference solution"))
+            elif type(stub[name]) is not type(solution[name]) or \
+                    _signature_text(stub[name]) != _signature_text(solution[name]):
+                found.append((where, f"{name} is declared differently in the stub and the reference solution "
+                                     f"({_signature_text(stub[name])} vs {_signature_text(solution[name])})"))
     return found
 
 
@@ -135,6 +205,8 @@ def given_problems(course) -> list[tuple[str, str]]:
                 found.append((f"{where}/stub.py", f"the given {name} is not imported (from tutor.given import "
                                                   f"{name})"))
         for source in course.given_chain(ex):
+            if not source.solution_path.is_file():
+                continue  # a student build: the given names are the learner's own (tutor.given)
             for api, line in scan(source.solution_path.read_text(encoding="utf-8"), ex.forbidden):
                 found.append((f"{where}/exercise.toml", f"the given reference of {source.id} calls {api} (its "
                                                         f"line {line}), which {ex.id} forbids"))

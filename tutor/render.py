@@ -73,6 +73,8 @@ def render_result(console: Console, result: GradeResult, exercise: Exercise, boo
                          (_("{seconds} s on {device}").format(seconds=f"{result.duration:.1f}", device=result.device),
                           "dim"))
     console.print(head)
+    if result.notice:  # a student build: the instructor's grading runs more tests
+        console.print(Text("  " + render(result.notice), style="cyan"))
     if result.status != GRADED:
         console.print(Text(f"  {status_word(result.status)}: {result.problem}", style="bold red"))
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, padding=(0, 1))
@@ -136,6 +138,8 @@ def render_result(console: Console, result: GradeResult, exercise: Exercise, boo
     if failed and result.status == GRADED:
         console.print(Text(_("  Read the lesson: d2l-tutor lesson {id}   ·   a hint: d2l-tutor hint {id}").format(
             id=exercise.id), style="dim"))
+    elif not failed and result.withheld_tests:
+        console.print(Text(_("  Every visible test passes. Well done!"), style="bold green"))
     elif not failed:
         console.print(Text(_("  Full marks. Well done!"), style="bold green"))
 

@@ -32,6 +32,7 @@ class PlannedTest:
     threshold: float = 0.0
     budget: float = 0.0
     plot: str = ""
+    hidden: bool = False      # only in the instructor's build (absent from older verifiers: visible)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Plan:
     torch: str
     tests: tuple[PlannedTest, ...]
     import_seconds: float = 0.0
+    withheld_tests: int = 0       # a student build: tests (and points) that only the instructor's build runs
+    withheld_points: float = 0.0
     event: str = field(default="plan", repr=False)
 
 
@@ -202,7 +205,8 @@ def parse(line: bytes):
     kind = data.get("event")
     try:
         if kind == "plan":
-            _fields(data, {"exercise", "device", "torch", "tests", "import_seconds"})
+            _fields(data, {"exercise", "device", "torch", "tests", "import_seconds", "withheld_tests",
+                           "withheld_points"})
             tests = data.get("tests")
             if type(tests) is not list or not 0 < len(tests) <= 500:
                 raise InvalidReport("a plan without a list of tests")
@@ -210,7 +214,8 @@ def parse(line: bytes):
             for t in tests:
                 if type(t) is not dict:
                     raise InvalidReport("a planned test that is not an object")
-                _fields(t, {"name", "points", "kind", "description", "metric", "goal", "threshold", "budget", "plot"})
+                _fields(t, {"name", "points", "kind", "description", "metric", "goal", "threshold", "budget", "plot",
+                            "hidden"})
                 name = _str(t.get("name"), "a test name", 300)
                 if name in names:
                     raise InvalidReport(f"the test name {name!r} twice in the plan")
@@ -229,10 +234,18 @@ def parse(line: bytes):
                                            metric=_str(t.get("metric", ""), "a metric name", 300), goal=goal,
                                            threshold=_num(t.get("threshold", 0.0), "a threshold"),
                                            budget=_num(t.get("budget", 0.0), "a budget"),
-                                           plot=_str(t.get("plot", ""), "a plot name", 100)))
+                                           plot=_str(t.get("plot", ""), "a plot name", 100),
+                                           hidden=_bool(t.get("hidden", False), "a test's hidden flag")))
+            withheld_tests = data.get("withheld_tests", 0)
+            if type(withheld_tests) is not int or not 0 <= withheld_tests <= 500:
+                raise InvalidReport("a count of withheld tests that is not a small integer")
+            withheld_points = _num(data.get("withheld_points", 0.0), "withheld points")
+            if not 0 <= withheld_points <= 100_000:
+                raise InvalidReport("withheld points out of range")
             return Plan(exercise=_str(data.get("exercise"), "the exercise", 100),
                         device=_str(data.get("device"), "the device", 40), torch=_str(data.get("torch"), "torch", 100),
-                        tests=tuple(planned), import_seconds=_num(data.get("import_seconds", 0.0), "import time"))
+                        tests=tuple(planned), import_seconds=_num(data.get("import_seconds", 0.0), "import time"),
+                        withheld_tests=withheld_tests, withheld_points=withheld_points)
         if kind == "load":
             _fields(data, {"ok", "isolation", "failure"})
             isolation = data.get("isolation", "process")

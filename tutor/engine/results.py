@@ -53,6 +53,7 @@ class TestResult:
     duration: float = 0.0
     metric: dict | None = None    # smoke-checks: {"name", "value", "threshold", "goal", "reference", "steps"}
     finished: bool = False        # True only when the verifier reported this test's outcome
+    hidden: bool = False          # a hidden test: only in the instructor's build (never in the student build)
 
     @property
     def code(self) -> str:
@@ -69,7 +70,7 @@ class TestResult:
         return {"name": self.name, "points": self.points, "earned": self.earned, "passed": self.passed,
                 "code": self.code or None, "failure": self.failure, "message": self.message, "kind": self.kind,
                 "description": self.description, "duration": self.duration, "metric": self.metric,
-                "finished": self.finished}
+                "finished": self.finished, "hidden": self.hidden}
 
 
 @dataclass
@@ -88,6 +89,8 @@ class GradeResult:
     torch_version: str = ""
     isolation: str = "process"    # how the learner's code was kept apart: "bwrap", "user" or "process"
     strict: bool = False
+    withheld_tests: int = 0       # a student build: the instructor's build runs this many more tests,
+    withheld_points: float = 0.0  # worth this many more points
 
     @property
     def problem(self) -> str:
@@ -105,6 +108,14 @@ class GradeResult:
     def full_marks(self) -> bool:
         return self.status == GRADED and bool(self.tests) and all(t.passed for t in self.tests)
 
+    @property
+    def notice(self) -> dict | None:
+        """In a student build, what the score leaves out (as data: a reason code tutor.messages renders), else None."""
+        if not self.withheld_tests:
+            return None
+        return failure("withheld_tests", score=f"{self.score:g}", max=f"{self.max_score:g}", tests=self.withheld_tests,
+                       points=f"{self.withheld_points:g}")
+
     def verdict(self) -> list[tuple]:
         """What must be identical between two runs of the same file."""
         return [(t.name, t.passed, t.earned, t.message) for t in self.tests] + [("status", self.status)]
@@ -116,4 +127,7 @@ class GradeResult:
                 "output_truncated_bytes": self.output_truncated_bytes,
                 "problem": self.problem, "problem_failure": self.problem_failure, "smoke_steps": self.smoke_steps,
                 "torch_version": self.torch_version, "isolation": self.isolation, "strict": self.strict,
-                "score": self.score, "max_score": self.max_score, "full_marks": self.full_marks}
+                "score": self.score, "max_score": self.max_score, "full_marks": self.full_marks,
+                "withheld": ({"tests": self.withheld_tests, "points": self.withheld_points}
+                             if self.withheld_tests else None),
+                "notice": render(self.notice), "notice_failure": self.notice}

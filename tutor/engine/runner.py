@@ -320,8 +320,9 @@ def build_result(exercise: Exercise, file: Path, events: list, stop_reason: str,
         if isinstance(event, Plan):
             result.device = event.device
             result.torch_version = event.torch
+            result.withheld_tests, result.withheld_points = event.withheld_tests, event.withheld_points
             for t in event.tests:
-                tr = TestResult(name=t.name, points=t.points, kind=t.kind, description=t.description)
+                tr = TestResult(name=t.name, points=t.points, kind=t.kind, description=t.description, hidden=t.hidden)
                 if tr.kind == "smoke":
                     tr.metric = {"name": t.metric, "value": None, "threshold": t.threshold, "goal": t.goal,
                                  "budget": t.budget}

@@ -49,20 +49,34 @@ def load_module(name: str, path: str):
     return module
 
 
-def given_spec(exercise) -> dict | None:
+def given_spec(exercise, learner_file: str | None = None) -> dict | None:
     """What the sandbox needs to give `exercise` its given helpers (tutor.engine.sandbox.install_given): the
-    references they come from, read here because the sandbox cannot see the course."""
+    references they come from, read here because the sandbox cannot see the course.
+
+    A student build has no reference solutions: there the given names come from the learner's own files beside the
+    graded one (sequence_mask.py for sequence_mask), as in the learner's own Python (tutor.given); where that file
+    is missing, each given name is a stand-in that says so when called."""
     if not exercise.given:
         return None
+    from tutor.given import missing_source
     from tutor.manifest import load_course
 
     course = load_course()
     chain = course.given_chain(exercise)
     names = {n for ex in [exercise, *chain] for n in ex.given}
-    return {"exercise": exercise.id, "names": list(exercise.given),
-            "providers": {n: course.provider(n).id for n in sorted(names)},
-            "sources": [{"id": ex.id, "given": list(ex.given), "source": ex.solution_path.read_text("utf-8")}
-                        for ex in chain]}
+    providers = {n: course.provider(n).id for n in sorted(names)}
+    folder = Path(learner_file).parent if learner_file else None
+
+    def source(ex) -> str:
+        if ex.solution_path.is_file():
+            return ex.solution_path.read_text("utf-8")
+        own = folder / ex.filename if folder is not None else None
+        if own is not None and own.is_file():
+            return own.read_bytes().decode("utf-8", "replace")
+        return missing_source(ex, [n for n in sorted(names) if providers[n] == ex.id])
+
+    return {"exercise": exercise.id, "names": list(exercise.given), "providers": providers,
+            "sources": [{"id": ex.id, "given": list(ex.given), "source": source(ex)} for ex in chain]}
 
 
 def sandbox_env(strict: bool) -> dict:
@@ -237,7 +251,7 @@ def verify(events: Events, plan: Plan, pid: int, sock, *, device_name: str, seed
     from tutor.engine.scan import scan
     from tutor.engine.wire import Channel
     from tutor.grading.checks import TestFailure
-    from tutor.grading.harness import Context, LearnerError, SmokeBudgetExceeded, explain
+    from tutor.grading.harness import Context, LearnerError, NoReference, SmokeBudgetExceeded, explain
     from tutor.grading.remote import Link, RemoteError, SandboxBroken, SandboxGone
     from tutor.messages import failure
 
@@ -257,8 +271,13 @@ def verify(events: Events, plan: Plan, pid: int, sock, *, device_name: str, seed
     grader = load_module(f"d2l_grader_{exercise.id}", str(exercise.grader_path)).grader
     tests = tuple(PlannedTest(**t.plan()) for t in grader.tests)
     events.emit(PlanEvent(exercise=exercise.id, device=str(device), torch=torch.__version__, tests=tests,
-                          import_seconds=round(import_seconds, 3)))
-    reference = load_module(f"d2l_reference_{exercise.id}", str(exercise.solution_path))
+                          import_seconds=round(import_seconds, 3), withheld_tests=grader.withheld_tests,
+                          withheld_points=grader.withheld_points))
+    # The course's declarations (which names are classes, the signatures it calls) come from the stub, in both
+    # builds; the reference solution only where there is one (a student build has none), for hidden tests only.
+    declared = load_module(f"d2l_declared_{exercise.id}", str(exercise.stub_path))
+    reference = load_module(f"d2l_reference_{exercise.id}", str(exercise.solution_path)) \
+        if exercise.solution_path.is_file() else None
     try:
         source = Path(plan.file).read_bytes().decode("utf-8", "replace")
     except OSError:
@@ -276,7 +295,7 @@ def verify(events: Events, plan: Plan, pid: int, sock, *, device_name: str, seed
     config = {"file": plan.sandbox_file, "module": f"d2l_learner_{exercise.id}", "forbidden": list(exercise.forbidden),
               "threads": max(1, threads), "devices": [str(device), device.type], "deterministic": device.type == "cuda",
               "isolation": plan.isolation, "uid": plan.uid, "hide": plan.user_hidden, "secrets": plan.secrets,
-              "add_dir_to_path": not plan.strict, "given": given_spec(exercise)}
+              "add_dir_to_path": not plan.strict, "given": given_spec(exercise, plan.file)}
     names: dict = {}
     isolation = plan.isolation if plan.isolation == "bwrap" else "process"
     try:
@@ -300,8 +319,17 @@ def verify(events: Events, plan: Plan, pid: int, sock, *, device_name: str, seed
         test_seed = seed * 1_000_003 + zlib.crc32(spec.name.encode())
         torch.manual_seed(test_seed)
         random.seed(test_seed)
-        ctx = Context(link=link, names=names, reference=reference, device=device, learner_file=plan.file,
-                      emit=events.emit, spec=spec)
+        if reference is None:
+            test_reference = NoReference(exercise.id, "this course is a student build, which has no reference "
+                                                      "solutions")
+        elif not spec.hidden:
+            test_reference = NoReference(exercise.id, "a visible test runs in the student build too, which has no "
+                                                      "reference solutions: check against values written in the test "
+                                                      "or an oracle (ctx.compare(..., expected=..., oracle=...))")
+        else:
+            test_reference = reference
+        ctx = Context(link=link, names=names, reference=test_reference, device=device, learner_file=plan.file,
+                      emit=events.emit, spec=spec, declared=declared)
         started = time.perf_counter()
         passed, fail, metric, internal = False, None, None, False
         try:
@@ -343,6 +371,11 @@ def verify(events: Events, plan: Plan, pid: int, sock, *, device_name: str, seed
         except BaseException as exc:  # noqa: BLE001 - a bug in the grader, never the learner's fault
             internal = True
             fail = failure("internal_error", type=type(exc).__name__, message=str(exc)[:300])
+        if isinstance(test_reference, NoReference) and test_reference.touched and not internal:
+            # the test caught the ReferenceUnavailable itself: still a grader bug, never a silent pass
+            passed, internal = False, True
+            fail = failure("internal_error", type="ReferenceUnavailable",
+                           message=f"test {spec.name!r} used the reference solution, which it may not use here")
         found = sorted(set(link.violations))
         if found and stopped is None:
             passed = False

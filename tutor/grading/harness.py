@@ -37,11 +37,13 @@ class TestSpec:
     threshold: float = 0.0
     budget: float = 0.0     # smoke-checks: seconds of training allowed
     plot: str = ""          # smoke-checks: the ctx.step metric that is the graded metric (the threshold applies to it)
+    hidden: bool = False    # only in the instructor's (full) build; a visible test is also in the student build
 
     __test__ = False
 
     def plan(self) -> dict:
-        data = {"name": self.name, "points": self.points, "kind": self.kind, "description": self.description}
+        data = {"name": self.name, "points": self.points, "kind": self.kind, "description": self.description,
+                "hidden": self.hidden}
         if self.kind == "smoke":
             data.update(metric=self.metric, goal=self.goal, threshold=self.threshold, budget=self.budget,
                         plot=self.plot)
@@ -50,22 +52,29 @@ class TestSpec:
 
 @dataclass
 class Grader:
+    """A grader's tests. A test is visible (the default) or `hidden=True`: the student build (tutor.export) keeps
+    only the visible tests, and they run without the reference solution (they check values written in the test);
+    hidden tests run only when the instructor grades with the full course."""
+
     exercise: str
     tests: list[TestSpec] = field(default_factory=list)
+    withheld_tests: int = 0        # a student build: how many tests the instructor's build has on top of these
+    withheld_points: float = 0.0   # and their points
 
     def _add(self, spec: TestSpec) -> None:
         if any(t.name == spec.name for t in self.tests):
             raise ValueError(f"duplicate test name {spec.name!r} in grader {self.exercise}")
         self.tests.append(spec)
 
-    def test(self, name: str, points: float, description: str = ""):
+    def test(self, name: str, points: float, description: str = "", *, hidden: bool = False):
         def register(func):
-            self._add(TestSpec(name=name, points=points, func=func, description=description or (func.__doc__ or "").strip()))
+            self._add(TestSpec(name=name, points=points, func=func, description=description or (func.__doc__ or "").strip(),
+                               hidden=bool(hidden)))
             return func
         return register
 
     def smoke(self, name: str, points: float, *, metric: str, goal: str, threshold: float, budget: float,
-              description: str = "", plot: str = ""):
+              description: str = "", plot: str = "", hidden: bool = False):
         """`plot` names the ctx.step metric that measures the graded metric, so a plot can draw the threshold on
         its curve; leave it empty when no per-step metric is that quantity."""
         if goal not in ("min", "max"):
@@ -74,9 +83,37 @@ class Grader:
         def register(func):
             self._add(TestSpec(name=name, points=points, func=func, kind="smoke",
                                description=description or (func.__doc__ or "").strip(),
-                               metric=metric, goal=goal, threshold=threshold, budget=budget, plot=plot))
+                               metric=metric, goal=goal, threshold=threshold, budget=budget, plot=plot,
+                               hidden=bool(hidden)))
             return func
         return register
+
+    def withheld(self, *, tests: int, points: float) -> None:
+        """Written by the student build's export into each grader it strips: the instructor's build runs `tests`
+        more tests worth `points` more points than this one (the result says so)."""
+        self.withheld_tests, self.withheld_points = int(tests), float(points)
+
+
+class ReferenceUnavailable(BaseException):
+    """A test used the reference solution where there is none: a visible test (it runs in the student build, so it
+    checks values written in the test) or any test of a student build. A bug in the grader, never the learner's.
+    A BaseException, so that a grader's `except Exception` cannot swallow it."""
+
+
+class NoReference:
+    """What `ctx.reference` is where the reference solution may not be used: every attribute raises
+    ReferenceUnavailable (and `touched` remembers it, in case a grader caught even that)."""
+
+    def __init__(self, exercise: str, why: str):
+        self._exercise = exercise
+        self._why = why
+        self.touched = False
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self.touched = True
+        raise ReferenceUnavailable(f"the test used the reference's {name} ({self._exercise}), but {self._why}")
 
 
 INCONCLUSIVE = object()  # what run_on_meta returns when the learner's code cannot run on meta tensors
@@ -193,13 +230,16 @@ class LearnerFunction:
 
 
 class Context:
-    """What a hidden test gets: the device, the learner's code (through the sandbox), the reference, and checks."""
+    """What a test gets: the device, the learner's code (through the sandbox), the course's declarations, the
+    reference (hidden tests only) and checks."""
 
     def __init__(self, *, link, names: dict, reference, device: torch.device, learner_file: str,
-                 emit: Callable[[object], None], spec: TestSpec | None = None):
+                 emit: Callable[[object], None], spec: TestSpec | None = None, declared=None):
         self.link = link
         self.names = names
         self.reference = reference
+        # the course's declarations (the stub): which names are classes, and the signatures the course calls
+        self.declared = declared if declared is not None else reference
         self.device = device
         self.learner_file = learner_file
         self._emit = emit
@@ -209,7 +249,18 @@ class Context:
 
     # -- the learner's code ---------------------------------------------------------------------------------------
     def ref(self, name: str):
+        """The reference solution's `name` (hidden tests only: see NoReference)."""
         return getattr(self.reference, name)
+
+    def has_reference(self) -> bool:
+        """Whether this test may use the reference solution: a hidden test in the instructor's build. Helpers shared
+        with visible tests check this before a reference-based hint (a visible test never gets one)."""
+        return not isinstance(self.reference, NoReference)
+
+    def declaration(self, name: str):
+        """The course's declaration of `name` (the stub's function or class): its signature is the one the course
+        calls. Available to every test, in both builds."""
+        return getattr(self.declared, name)
 
     def learner(self, name: str):
         """The sandbox's proxy for the learner's top-level `name` (None when the file does not define it)."""
@@ -219,7 +270,7 @@ class Context:
     def fn(self, name: str):
         """The learner's function (a LearnerFunction) or class (a RemoteClass) `name`, checked to exist and to
         accept the course's signature."""
-        ref_obj = getattr(self.reference, name)
+        ref_obj = self.declaration(name)
         is_class = isinstance(ref_obj, type)
         found = self.names.get(name)
         if found is None:
@@ -239,7 +290,7 @@ class Context:
 
     def _ref_signature(self, name: str) -> str:
         try:
-            return str(inspect.signature(getattr(self.reference, name)))
+            return str(inspect.signature(self.declaration(name)))
         except (TypeError, ValueError):
             return "(...)"
 
@@ -280,36 +331,45 @@ class Context:
 
     # -- checks -----------------------------------------------------------------------------------------------------
     def compare(self, name: str, *args, shrink: Iterable[tuple] | None = None, atol=None, rtol=None,
-                check_dtype: bool = True, **kwargs):
-        """Call the learner's and the reference's `name` on copies of the same inputs and compare.
+                check_dtype: bool = True, expected=None, oracle: Callable | None = None, **kwargs):
+        """Call the learner's `name` on copies of the inputs and compare with what is expected: `expected` (a value
+        written in the test), else `oracle(*args, **kwargs)` (a computation in the grader, e.g. with torch.nn),
+        else the reference's `name` (hidden tests only).
 
-        `shrink` yields argument tuples, smallest first; on a value mismatch the
-        first of them that also fails is shown as the smallest failing input.
+        `shrink` yields argument tuples, smallest first; on a value mismatch the first of them that also fails is
+        shown as the smallest failing input (its expected value from `oracle`, else the reference).
         """
+        # what gives expected values, looked up before the learner's code runs: a test that needs the reference
+        # (to shrink, say) needs it on every run, so a visible test that would fails at once, not only on a
+        # learner's mistake
+        truth = oracle if oracle is not None else (self.ref(name) if expected is None or shrink is not None
+                                                   else None)
         learner_fn = self.fn(name)
         got = learner_fn(*_clone(args), **_clone(kwargs))
-        expected = self.ref(name)(*_clone(args), **_clone(kwargs))
+        if expected is None:
+            expected = truth(*_clone(args), **_clone(kwargs))
         try:
             check_tensor(got, expected, learner_fn.describe(*args, **kwargs), atol=atol, rtol=rtol,
                          check_dtype=check_dtype)
         except TestFailure as failure:
             if failure.shrinkable and shrink is not None:
-                smallest = self._smallest(name, learner_fn, shrink, kwargs, atol, rtol)
+                smallest = self._smallest(name, learner_fn, shrink, kwargs, atol, rtol, truth)
                 if smallest is not None:
                     raise failure.with_part(smallest) from None
             raise
         return got
 
-    def _smallest(self, name, learner_fn, cases, kwargs, atol, rtol) -> TestFailure | None:
-        """The first case (smallest first) on which the learner's `name` disagrees with the reference."""
+    def _smallest(self, name, learner_fn, cases, kwargs, atol, rtol, truth) -> TestFailure | None:
+        """The first case (smallest first) on which the learner's `name` disagrees with `truth` (an oracle or the
+        reference's `name`)."""
         try:
-            names = list(inspect.signature(self.ref(name)).parameters)
+            names = list(inspect.signature(self.declaration(name)).parameters)
         except (TypeError, ValueError):
             names = []
         for case in cases:
             got, raised = None, None
             try:
-                expected = self.ref(name)(*_clone(case), **_clone(kwargs))
+                expected = truth(*_clone(case), **_clone(kwargs))
             except Exception:  # noqa: BLE001 - a case the reference cannot take is skipped
                 continue
             try:

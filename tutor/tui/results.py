@@ -10,6 +10,7 @@ from tutor.engine.protocol import Plan, SmokeStep, TestFinished, TestStarted
 from tutor.engine.results import GRADED, GradeResult
 from tutor.manifest import Exercise
 from tutor.i18n import _, get_lang
+from tutor.messages import render
 from tutor.render import failure_key, status_word, test_name
 
 
@@ -88,6 +89,8 @@ class ResultsPanel(Static):
                              (f"{points(result.score)}/{points(result.max_score)}", style), " " + _("points") + "   ",
                              (_("{seconds} s on {device}").format(seconds=f"{result.duration:.1f}",
                                                                  device=result.device), "dim"))
+        if result.notice:  # a student build: the instructor's grading runs more tests
+            text.append("\n" + render(result.notice), style="cyan")
         if result.status != GRADED:
             text.append(f"\n{status_word(result.status)}: {result.problem}", style="bold red")
         shown: set[str] = set()
@@ -107,7 +110,9 @@ class ResultsPanel(Static):
             lines = result.output.rstrip().splitlines()
             text.append("\n" + _("your code printed:") + "\n", style="bold")
             text.append(_indent("\n".join(lines[-20:])), style="dim")
-        if full:
+        if full and result.withheld_tests:
+            text.append("\n" + _("Every visible test passes. Well done!"), style="bold green")
+        elif full:
             text.append("\n" + _("Full marks. Well done!"), style="bold green")
         self.text, self.status_line = text, ""
         self.running, self.result, self.problem = False, result, ""

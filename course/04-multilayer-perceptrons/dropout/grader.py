@@ -1,4 +1,4 @@
-"""Hidden tests and smoke-check for exercise dropout (d2l 4.5).
+"""Tests and smoke-check for exercise dropout (d2l 4.5); none of them needs the reference solution.
 
 Dropout is random, so most tests are statistical: they run on ~100,000
 elements and accept anything within 5 standard deviations of the expected
@@ -146,7 +146,7 @@ def drop_fraction(ctx):
                           **params)
 
 
-@grader.test("survivors are scaled by 1 / (1 - dropout) and the mean is preserved", points=2)
+@grader.test("survivors are scaled by 1 / (1 - dropout) and the mean is preserved", points=2, hidden=True)
 def survivors_scaled(ctx):
     """Every nonzero output equals X / (1 - p), and which elements survive does not depend on their values: the
     output's mean stays within 5 standard errors of what the kept fraction gives (X's mean when that fraction is
@@ -196,7 +196,7 @@ def survivors_scaled(ctx):
                               mistake="dropout.mask_depends_on_x")
 
 
-@grader.test("each element is dropped independently", points=1)
+@grader.test("each element is dropped independently", points=1, hidden=True)
 def independent(ctx):
     """The mask has X's full shape, neighbours are uncorrelated, and two calls draw different masks."""
     fn = ctx.fn("dropout_layer")
@@ -275,7 +275,7 @@ def edge_probabilities(ctx):
                                                 "zeros.")) from None
 
 
-@grader.test("a probability outside [0, 1] raises an error", points=1)
+@grader.test("a probability outside [0, 1] raises an error", points=1, hidden=True)
 def out_of_range(ctx):
     """dropout = -0.1 and dropout = 1.5 must raise (a ValueError or a failing assert)."""
     fn = ctx.fn("dropout_layer")
@@ -292,7 +292,7 @@ def out_of_range(ctx):
                           mistake="dropout.no_range_check")
 
 
-@grader.test("X itself is left unchanged", points=1)
+@grader.test("X itself is left unchanged", points=1, hidden=True)
 def input_unchanged(ctx):
     fn = ctx.fn("dropout_layer")
     gen = torch.Generator().manual_seed(7)
@@ -343,7 +343,7 @@ class DropoutMLP(torch.nn.Module):
 
 
 @grader.smoke("an MLP with your dropout learns a synthetic classification task", points=3,
-              metric="test accuracy", goal="min", threshold=0.85, budget=15, plot="accuracy")
+              metric="test accuracy", goal="min", threshold=0.85, budget=15, plot="accuracy", hidden=True)
 def mlp_learns(ctx):
     """The course's MLP (dropout 0.2 after the first hidden layer, 0.5 after the second), trained with Adam on
     points labelled by which of three rings they fall in, evaluated without dropout on fresh points."""

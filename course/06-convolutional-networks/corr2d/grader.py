@@ -1,9 +1,14 @@
-"""Hidden tests and smoke-check for exercise corr2d (d2l 6.1)."""
+"""Tests and smoke-check for exercise corr2d (d2l 6.1).
+
+The visible tests (also in the student build) check values written in the test or computed by an oracle,
+torch.nn.functional.conv2d (forbidden only in the learner's code); the hidden ones compare with the reference.
+"""
 
 import ast
 import math
 
 import torch
+import torch.nn.functional as F
 
 from tutor.grading import Grader, TestFailure, check_type, describe, fmt_tensor, probe_detail
 
@@ -56,11 +61,17 @@ def shape_off_by_one_again(call, got_shape, expected_shape) -> TestFailure:
                        expected_shape=str(tuple(expected_shape)), test=EXAMPLE)
 
 
-def compare(ctx, X, K, *, first: bool = False):
-    """ctx.compare on corr2d(X, K), except that an output one row or column short gets the known-mistake verdict:
-    in full in the first test (`first`), in one line elsewhere."""
+def conv_oracle(X, K):
+    """corr2d computed by PyTorch: what deep-learning libraries call a convolution is this cross-correlation."""
+    return F.conv2d(X[None, None], K[None, None])[0, 0]
+
+
+def compare(ctx, X, K, *, first: bool = False, expected=None, oracle=None):
+    """ctx.compare on corr2d(X, K) (against `expected` or `oracle` where given, else the reference), except that an
+    output one row or column short gets the known-mistake verdict: in full in the first test (`first`), in one line
+    elsewhere."""
     try:
-        return ctx.compare("corr2d", X, K, shrink=small_cases(ctx.device))
+        return ctx.compare("corr2d", X, K, shrink=small_cases(ctx.device), expected=expected, oracle=oracle)
     except TestFailure as failure:
         if failure.code == "shape_mismatch":
             got = ast.literal_eval(failure.params["got_shape"])
@@ -76,10 +87,11 @@ def course_example(ctx):
     """X = 0..8 as a 3x3 grid and K = [[0, 1], [2, 3]] give [[19, 25], [37, 43]]."""
     X = torch.arange(9.0, device=ctx.device).reshape(3, 3)
     K = torch.arange(4.0, device=ctx.device).reshape(2, 2)
-    compare(ctx, X, K, first=True)
+    expected = torch.tensor([[19.0, 25.0], [37.0, 43.0]], device=ctx.device)
+    compare(ctx, X, K, first=True, expected=expected, oracle=conv_oracle)
 
 
-@grader.test("non-square inputs and kernels: (1, 2), (2, 1), (2, 3)", points=2)
+@grader.test("non-square inputs and kernels: (1, 2), (2, 1), (2, 3)", points=2, hidden=True)
 def non_square(ctx):
     X = ints((5, 7), ctx.device, 1)
     for kh, kw in [(1, 2), (2, 1), (2, 3)]:
@@ -87,14 +99,14 @@ def non_square(ctx):
         compare(ctx, X, K)
 
 
-@grader.test("a 1x1 kernel and a kernel as large as the input", points=2)
+@grader.test("a 1x1 kernel and a kernel as large as the input", points=2, hidden=True)
 def extreme_kernels(ctx):
     X = ints((4, 3), ctx.device, 2)
     compare(ctx, X, torch.tensor([[2.5]], device=ctx.device))
     compare(ctx, X, ints((4, 3), ctx.device, 3))
 
 
-@grader.test("cross-correlation, not convolution: the kernel is not flipped", points=1)
+@grader.test("cross-correlation, not convolution: the kernel is not flipped", points=1, hidden=True)
 def not_flipped(ctx):
     corr2d = ctx.fn("corr2d")
     X = torch.arange(12.0, device=ctx.device).reshape(3, 4)
@@ -194,7 +206,7 @@ def keeps_dtype_and_device(ctx):
             book.with_part(probe_detail(probe))
         raise book
     if wrong_dtype:
-        expected = ctx.ref("corr2d")(X, K)
+        expected = torch.zeros((3, 4), dtype=X.dtype, device=X.device)  # what corr2d(X, K) is: float64[3, 4]
         raise TestFailure(code="dtype_mismatch", call=what, expected=describe(expected), got=describe(got),
                           expected_dtype=str(expected.dtype), got_dtype=str(got.dtype))
     if wrong_device:
@@ -209,7 +221,7 @@ def keeps_dtype_and_device(ctx):
 
 
 @grader.smoke("learns the edge-detection kernel [1, -1] by gradient descent", points=3,
-              metric="max |K - [1, -1]|", goal="max", threshold=0.05, budget=15, plot="error")
+              metric="max |K - [1, -1]|", goal="max", threshold=0.05, budget=15, plot="error", hidden=True)
 def learn_edge_kernel(ctx):
     """The course's experiment: recover K = [[1, -1]] from X and Y = corr2d(X, K) with your corr2d."""
     corr2d = ctx.fn("corr2d")

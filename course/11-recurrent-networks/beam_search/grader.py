@@ -1,4 +1,7 @@
-"""Hidden tests and smoke-check for exercise beam_search (d2l 11.8).
+"""Tests and smoke-check for exercise beam_search (d2l 11.8).
+
+The visible tests (also in the student build) check the result's types, that beam_size 1 is greedy decoding and
+each returned score against the model's log-probabilities: none of them needs the reference.
 
 The tests decode with small synthetic language models: next_log_probs looks its answer up in a seeded random
 table, indexed by the prefix's last token or by the whole prefix. The models check every call (a torch.long
@@ -420,7 +423,7 @@ def greedy_equivalence(ctx):
                 "keeps only the best expansion at each step, so the two must agree.", tokens=str(tokens))])
 
 
-@grader.test("a beam wide enough for every sequence finds the exhaustive optimum", points=1)
+@grader.test("a beam wide enough for every sequence finds the exhaustive optimum", points=1, hidden=True)
 def exhaustive_optimum(ctx):
     """4 tokens, max_len 4: at most 108 expansions per step, so beam_size 200 keeps every one and the search must
     return all 121 complete sequences, ranked exactly as exhaustive search ranks them."""
@@ -457,7 +460,7 @@ TIES_TABLE = [
 ]
 
 
-@grader.test("results are sorted, distinct and at most beam_size; ties by token list", points=1)
+@grader.test("results are sorted, distinct and at most beam_size; ties by token list", points=1, hidden=True)
 def sorted_distinct(ctx):
     """Random models with several beam sizes, then a uniform model in which many hypotheses tie exactly."""
     for seed, beam_size, max_len in [(41, 2, 5), (42, 3, 4), (43, 5, 6)]:
@@ -472,7 +475,7 @@ def sorted_distinct(ctx):
                                 "[1, 0])."))
 
 
-@grader.test("eos ends a hypothesis and max_len caps it", points=1)
+@grader.test("eos ends a hypothesis and max_len caps it", points=1, hidden=True)
 def eos_and_max_len(ctx):
     """A model that almost never ends (every hypothesis stops at max_len), one that ends early, and max_len 1."""
     model = Model(ctx, 6, 0, 1, 51, by_prefix=True, eos_bias=-9.0)
@@ -498,7 +501,7 @@ ALPHA_TABLE = [
 ]
 
 
-@grader.test("alpha: larger values favour longer hypotheses", points=1)
+@grader.test("alpha: larger values favour longer hypotheses", points=1, hidden=True)
 def alpha_effect(ctx):
     """[eos] has log P = -0.92 and [a, b, c, eos] has log P = -1.24: alpha = 0 ranks the short one first, alpha = 1
     ranks the long one first (-1.24 / 4 = -0.31 > -0.92)."""
@@ -521,7 +524,7 @@ def alpha_effect(ctx):
         check_same(ctx, got, what, model, 3, 6, alpha)
 
 
-@grader.test("one batched next_log_probs call per step", points=1)
+@grader.test("one batched next_log_probs call per step", points=1, hidden=True)
 def batched_calls(ctx):
     """beam_size 4, max_len 5, eos unlikely: at most 5 calls, the first with [[bos]] alone, call t with rows of t
     tokens, never more rows than beam_size. Only the calls are checked here, not the result."""
@@ -556,7 +559,7 @@ def batched_calls(ctx):
                               "twice: {rows}.", t=t, rows=str(rows), **what)
 
 
-@grader.test("matches the reference on random models", points=1)
+@grader.test("matches the reference on random models", points=1, hidden=True)
 def random_models(ctx):
     """Prefix and bigram models with 5 to 8 tokens, beam sizes 2 to 5, max_len 3 to 7, several alphas and ids."""
     configs = [
@@ -673,7 +676,8 @@ def reference_bleu():
 
 
 @grader.smoke("beam search beats greedy decoding on a trained toy translator", points=3,
-              metric="mean BLEU (beam 4) minus greedy", goal="min", threshold=0.15, budget=12, plot="advantage")
+              metric="mean BLEU (beam 4) minus greedy", goal="min", threshold=0.15, budget=12,
+              plot="advantage", hidden=True)
 def beats_greedy(ctx):
     """Trains a GRU encoder-decoder (150 Adam steps) on a toy translation task where greedy decoding falls into a
     trap on half of the sentences, then decodes 32 test sentences with your beam_search (beam_size 4, default

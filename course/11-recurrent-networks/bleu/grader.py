@@ -1,8 +1,9 @@
-"""Hidden tests and smoke-check for exercise bleu (d2l 11.7).
+"""Tests and smoke-check for exercise bleu (d2l 11.7).
 
 BLEU works on strings and returns a Python number, so these tests compare numbers with math.isclose (relative
-1e-9, absolute 1e-12) instead of tensors. When a wrong score matches one of the usual mistakes (no clipping, a
-missing or inverted brevity penalty, other weights, ...) the message names that mistake.
+1e-9, absolute 1e-12) instead of tensors. The visible tests (also in the student build) compare with scores written
+in the test; the hidden ones compare with the reference, and when a wrong score matches one of the usual mistakes
+(no clipping, a missing or inverted brevity penalty, other weights, ...) the message names that mistake.
 """
 
 import math
@@ -177,6 +178,19 @@ def score_of(ctx, pred_seq, label_seq, k):
     return got
 
 
+def mismatch(got, pred_seq, label_seq, k, expected, parts):
+    """The failure for a score that is not the expected one, with the lengths involved and `parts`."""
+    pred, label = pred_seq.split(" "), label_seq.split(" ")
+    failure = TestFailure("{call} returned {got!r}; expected {expected!r}.", call=call_text(pred_seq, label_seq, k),
+                          got=got, expected=expected)
+    failure.with_part(TestFailure("  len_pred = {len_pred}, len_label = {len_label}, n = 1 .. {last}",
+                                  len_pred=len(pred) if pred_seq else 0, len_label=len(label),
+                                  last=min(k, len(pred)) if pred_seq else 0))
+    for part in parts:
+        failure.with_part(part)
+    return failure
+
+
 def check(ctx, pred_seq, label_seq, k, advice=None):
     """The learner's score must equal the reference's (math.isclose, rel 1e-9, abs 1e-12). `advice` (a TestFailure)
     is shown when no usual mistake explains the difference."""
@@ -184,29 +198,40 @@ def check(ctx, pred_seq, label_seq, k, advice=None):
     got = score_of(ctx, pred_seq, label_seq, k)
     if close(got, expected):
         return got
-    pred, label = pred_seq.split(" "), label_seq.split(" ")
-    failure = TestFailure("{call} returned {got!r}; expected {expected!r}.", call=call_text(pred_seq, label_seq, k),
-                          got=got, expected=expected)
-    failure.with_part(TestFailure("  len_pred = {len_pred}, len_label = {len_label}, n = 1 .. {last}",
-                                  len_pred=len(pred) if pred_seq else 0, len_label=len(label),
-                                  last=min(k, len(pred)) if pred_seq else 0))
     why = diagnose(got, pred_seq, label_seq, k, expected)
-    for part in why or ([advice] if advice is not None else []):
-        failure.with_part(part)
-    raise failure
+    raise mismatch(got, pred_seq, label_seq, k, expected, why or ([advice] if advice is not None else []))
+
+
+def check_written(ctx, pred_seq, label_seq, k, expected, advice=None):
+    """The learner's score must equal `expected`, written in the test (math.isclose, rel 1e-9, abs 1e-12); `advice`
+    (a TestFailure) is shown when it does not."""
+    got = score_of(ctx, pred_seq, label_seq, k)
+    if close(got, expected):
+        return got
+    raise mismatch(got, pred_seq, label_seq, k, expected, [advice] if advice is not None else [])
 
 
 # -- hidden tests ---------------------------------------------------------------------------------------------------
+
+# The course's English-French pairs with their BLEU (k = 2), worked out by hand from the course's formula:
+# exp(min(0, 1 - len_label / len_pred)) · p_1 ** (1/2) · p_2 ** (1/4).
+COURSE_EXAMPLES = [
+    ("va !", "va !", 1.0),
+    ("j'ai perdu .", "j'ai perdu .", 1.0),
+    ("il est riche .", "il est calme .", (3 / 4) ** 0.5 * (1 / 3) ** 0.25),        # about 0.658
+    ("je suis en retard ?", "je suis chez moi .", (2 / 5) ** 0.5 * (1 / 4) ** 0.25),  # about 0.447
+    ("il est calme .", "il est calme .", 1.0),
+    ("j'ai perdu", "j'ai perdu .", math.exp(1 - 3 / 2)),                           # the brevity penalty only
+    ("je suis chez moi moi .", "je suis chez moi .", (5 / 6) ** 0.5 * (4 / 5) ** 0.25),
+]
+
 
 @grader.test("the course's example translations", points=1)
 def course_examples(ctx):
     """English-French pairs from the course (k = 2): exact copies, 'il est riche .' against 'il est calme .' (about
     0.658), 'je suis en retard ?' against 'je suis chez moi .' (about 0.447), and a short prediction."""
-    for pred_seq, label_seq in [("va !", "va !"), ("j'ai perdu .", "j'ai perdu ."),
-                                ("il est riche .", "il est calme ."), ("je suis en retard ?", "je suis chez moi ."),
-                                ("il est calme .", "il est calme ."), ("j'ai perdu", "j'ai perdu ."),
-                                ("je suis chez moi moi .", "je suis chez moi .")]:
-        check(ctx, pred_seq, label_seq, 2)
+    for pred_seq, label_seq, expected in COURSE_EXAMPLES:
+        check_written(ctx, pred_seq, label_seq, 2, expected)
 
 
 @grader.test("a perfect match scores 1.0 and no overlap scores 0.0", points=1)
@@ -214,15 +239,15 @@ def extremes(ctx):
     """k never exceeds the prediction's length here (that case has its own test)."""
     for sentence in ("va", "va !", "il est calme .", "a b a b a"):
         for k in range(1, min(4, len(sentence.split(" "))) + 1):
-            check(ctx, sentence, sentence, k, TestFailure("  A prediction identical to its label has every p_n = 1 "
-                                                          "and no penalty, so its BLEU is exactly 1.0."))
+            check_written(ctx, sentence, sentence, k, 1.0, TestFailure(
+                "  A prediction identical to its label has every p_n = 1 and no penalty, so its BLEU is exactly 1.0."))
     for pred_seq, label_seq, k in [("x y z", "a b c", 1), ("x y z", "a b c", 3), ("b a", "a b", 2),
                                    ("a b c d", "d c b a", 4), ("oui", "non", 1)]:
-        check(ctx, pred_seq, label_seq, k, TestFailure("  When some p_n is 0 the product, and so BLEU, is 0.0: the "
-                                                       "course does not smooth the precisions."))
+        check_written(ctx, pred_seq, label_seq, k, 0.0, TestFailure(
+            "  When some p_n is 0 the product, and so BLEU, is 0.0: the course does not smooth the precisions."))
 
 
-@grader.test("clipped n-gram counts", points=1)
+@grader.test("clipped n-gram counts", points=1, hidden=True)
 def clipping(ctx):
     """'the the the the' against 'the cat' has one matched unigram, not four."""
     for pred_seq, label_seq, k in [("the the the the", "the cat", 1), ("the the the the", "the the cat", 1),
@@ -231,7 +256,7 @@ def clipping(ctx):
         check(ctx, pred_seq, label_seq, k)
 
 
-@grader.test("the brevity penalty: short predictions lose, long ones do not", points=1)
+@grader.test("the brevity penalty: short predictions lose, long ones do not", points=1, hidden=True)
 def brevity_penalty(ctx):
     for pred_seq, label_seq, k in [("il est", "il est calme .", 2), ("a", "a b c", 1), ("a b", "a b c d e", 2),
                                    ("il est très calme .", "il est calme .", 2), ("a b c d e f", "a b c", 2),
@@ -239,7 +264,7 @@ def brevity_penalty(ctx):
         check(ctx, pred_seq, label_seq, k)
 
 
-@grader.test("precisions combine as the product of p_n ** (1 / 2**n)", points=1)
+@grader.test("precisions combine as the product of p_n ** (1 / 2**n)", points=1, hidden=True)
 def combination(ctx):
     """Predictions whose p_1 .. p_4 all differ, with k = 2, 3 and 4."""
     for pred_seq, label_seq in [("a b c d x f g h", "a b c d e f g h"), ("a b c d e f", "a b c d x f"),
@@ -248,14 +273,14 @@ def combination(ctx):
             check(ctx, pred_seq, label_seq, k)
 
 
-@grader.test("each p_n divides by the prediction's len_pred - n + 1 n-grams", points=1)
+@grader.test("each p_n divides by the prediction's len_pred - n + 1 n-grams", points=1, hidden=True)
 def denominators(ctx):
     for pred_seq, label_seq, k in [("a b c d e", "a b c", 2), ("a b x c d", "a b c", 2),
                                    ("il est très calme .", "il est calme .", 3), ("a b c", "a b c d e f", 3)]:
         check(ctx, pred_seq, label_seq, k)
 
 
-@grader.test("predictions shorter than k", points=1)
+@grader.test("predictions shorter than k", points=1, hidden=True)
 def short_predictions(ctx):
     """n runs over 1 .. min(k, len_pred): a one-token prediction with k = 4 uses p_1 only."""
     for pred_seq, label_seq, k in [("va", "va !", 4), ("va", "va", 4), ("go .", "go .", 4),
@@ -269,10 +294,10 @@ def empty_prediction(ctx):
     shorter than k, which the test 'predictions shorter than k' checks (the loop of d2l-zh's bleu, which runs n up to
     k, loses that test and only that one)."""
     for label_seq in ("il est calme .", "va !", "a"):
-        check(ctx, "", label_seq, 1, TestFailure("  An empty prediction must score 0.0."))
+        check_written(ctx, "", label_seq, 1, 0.0, TestFailure("  An empty prediction must score 0.0."))
 
 
-@grader.test("random sentence pairs from a small vocabulary", points=1)
+@grader.test("random sentence pairs from a small vocabulary", points=1, hidden=True)
 def random_pairs(ctx):
     """300 pairs of 1 to 8 tokens drawn from 4 words (so n-grams repeat often), k from 1 to 5 but never more than
     the prediction's length (predictions shorter than k have their own test)."""
@@ -349,7 +374,8 @@ RANKING_CAUSES = {
 
 
 @grader.smoke("ranks five toy translation systems on a 200-sentence test set", points=3,
-              metric="largest |mean BLEU - reference| over the systems", goal="max", threshold=1e-9, budget=5)
+              metric="largest |mean BLEU - reference| over the systems", goal="max", threshold=1e-9,
+              budget=5, hidden=True)
 def rank_systems(ctx):
     """Five toy English-French systems translate 200 sentences; your bleu (k = 2, or 1 for a one-token or empty
     output) scores every output, and the systems' mean BLEU must rank them, and match the reference's means, as the

@@ -1,8 +1,10 @@
-"""Hidden tests and smoke-check for exercise gru (d2l 11.1).
+"""Tests and smoke-check for exercise gru (d2l 11.1).
 
-The unit tests call the learner's gru with parameters the grader draws itself (the same values go to the
-reference), larger than get_params's 0.01-scale ones so that the gates are far from 0.5 and every mistake
-shows in the values. When the values are wrong, the grader recomputes the GRU with the usual mistakes made
+The visible tests (also in the student build) check get_params, init_gru_state and that gru continues a sequence
+from the state it returned, against the learner's own gru: none of them needs the reference. The hidden unit
+tests call the learner's gru with parameters the grader draws itself (the same values go to the reference),
+larger than get_params's 0.01-scale ones so that the gates are far from 0.5 and every mistake shows in the
+values. When the values are wrong, the grader recomputes the GRU with the usual mistakes made
 on purpose (Z and 1 - Z swapped, the reset gate applied after the matmul as torch.nn.GRU does, a gate reading
 another gate's weights, ...) and names the one the learner's result matches.
 
@@ -199,7 +201,7 @@ def show(value):
 def learner_fn(ctx, name):
     """ctx.fn(name), but a call is described with its device spelled out: get_params(..., device: cpu)."""
     fn = ctx.fn(name)  # checks that it exists and accepts the course's signature
-    names = list(inspect.signature(ctx.ref(name)).parameters)
+    names = list(inspect.signature(ctx.declaration(name)).parameters)
 
     def text(*args):
         return f"{name}({', '.join(f'{n}: {show(a)}' for n, a in zip(names, args))})"
@@ -453,7 +455,7 @@ def initial_state(ctx):
 # -- gru -----------------------------------------------------------------------------------------------------------
 
 @grader.test("gru: the outputs and the final state follow the GRU equations (shared parameters, T = 5, B = 3)",
-             points=2)
+             points=2, hidden=True)
 def outputs_and_state(ctx):
     """Random parameters, the same for the learner and the reference; one-hot inputs; a nonzero initial state."""
     check_gru(ctx, steps=5, batch=3, seed=10)
@@ -493,7 +495,7 @@ def learner_loss(fn, inputs, H0, params, G, G_H, what, use_state=True):
     return outputs, H, (outputs * G).sum() + ((H * G_H).sum() if use_state else 0.0)
 
 
-@grader.test("gradients reach every parameter and flow back through time", points=1)
+@grader.test("gradients reach every parameter and flow back through time", points=1, hidden=True)
 def gradients(ctx):
     """loss = (outputs · G).sum() + (H · G').sum(). When your gru's values match the reference, every
     parameter's gradient must match the reference's; when they do not (the tests above say why), the gradients
@@ -572,13 +574,13 @@ def gradients(ctx):
                               numeric=numeric)
 
 
-@grader.test("gru with one time step (T = 1) and with a batch of one (B = 1)", points=1)
+@grader.test("gru with one time step (T = 1) and with a batch of one (B = 1)", points=1, hidden=True)
 def edge_sizes(ctx):
     for steps, batch, seed in ((1, 3, 50), (4, 1, 60), (1, 1, 70)):
         check_gru(ctx, steps=steps, batch=batch, seed=seed)
 
 
-@grader.test("everything lives on the device it was given", points=1)
+@grader.test("everything lives on the device it was given", points=1, hidden=True)
 def devices(ctx):
     """Results on ctx.device; on a CPU-only machine, code that creates tensors without device= is also run on
     PyTorch's meta device. Only where tensors live counts here: shapes and values are the other tests' business."""
@@ -702,7 +704,7 @@ def train_language_model(get_params, init_gru_state, gru, train, held_out, devic
 
 
 @grader.smoke("a character-level language model with your GRU learns a small grammar", points=3,
-              metric="held-out perplexity", goal="max", threshold=3.0, budget=10)
+              metric="held-out perplexity", goal="max", threshold=3.0, budget=10, hidden=True)
 def language_model(ctx):
     """150 Adam steps on random 16-character windows of generated text (28 characters, 32 hidden units); the
     perplexity on held-out text must drop well below the unigram's ≈ 18. The reference gets ≈ 1.9."""

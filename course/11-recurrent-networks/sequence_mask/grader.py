@@ -1,5 +1,10 @@
-"""Hidden tests and smoke-check for exercise sequence_mask (d2l 11.7)."""
+"""Tests and smoke-check for exercise sequence_mask (d2l 11.7).
 
+The visible tests (also in the student build) check values written in the test, the course's own examples; the
+hidden ones compare with the reference.
+"""
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -29,26 +34,41 @@ def ints(shape, device, seed, dtype=torch.float32):
     return torch.randint(1, 10, shape, generator=gen).to(dtype=dtype, device=device)
 
 
+def boundary_included():
+    return TestFailure("  The step at index valid_len[b] is padding too: step indices start at 0, so a sequence with "
+                       "valid_len = 2 owns steps 0 and 1 only. Compare with `<`, not `<=`.",
+                       mistake="sequence_mask.boundary_included")
+
+
+def last_step_masked():
+    return TestFailure("  You also masked the last real step, index valid_len[b] - 1: keep every step t with "
+                       "t < valid_len[b].", mistake="sequence_mask.last_step_masked")
+
+
+def nothing_masked():
+    return TestFailure("  Nothing was masked: every step t >= valid_len[b] must become `value`.",
+                       mistake="sequence_mask.nothing_masked")
+
+
 def mask_diagnosis(ctx, got, X, valid_len, value):
     """A TestFailure part naming the likely mistake when `got` matches a typical wrong variant, else None."""
     ref = ctx.ref("sequence_mask")
     steps = X.shape[1]
     variants = [
-        (ref(X, torch.clamp(valid_len + 1, max=steps), value=value),
-         lambda: TestFailure("  The step at index valid_len[b] is padding too: step indices start at 0, so a sequence "
-                             "with valid_len = 2 owns steps 0 and 1 only. Compare with `<`, not `<=`.",
-                             mistake="sequence_mask.boundary_included")),
-        (ref(X, torch.clamp(valid_len - 1, min=0), value=value),
-         lambda: TestFailure("  You also masked the last real step, index valid_len[b] - 1: keep every step t with "
-                             "t < valid_len[b].", mistake="sequence_mask.last_step_masked")),
-        (X, lambda: TestFailure("  Nothing was masked: every step t >= valid_len[b] must become `value`.",
-                                mistake="sequence_mask.nothing_masked")),
+        (ref(X, torch.clamp(valid_len + 1, max=steps), value=value), boundary_included),
+        (ref(X, torch.clamp(valid_len - 1, min=0), value=value), last_step_masked),
+        (X, nothing_masked),
     ]
     if value != 0:
         variants.append((ref(X, valid_len, value=0),
                          lambda: TestFailure("  The padded entries are 0, but value={value!r} was passed: write "
                                              "`value` into them, not a hard-coded 0.",
                                              mistake="sequence_mask.value_ignored", value=value)))
+    return first_variant(got, variants)
+
+
+def first_variant(got, variants):
+    """The part of the first (result of a familiar mistake, its part) pair that `got` equals, else None."""
     for candidate, why in variants:
         if candidate is not None and candidate.shape == got.shape and torch.equal(got.detach().to(candidate.dtype),
                                                                                   candidate):
@@ -86,21 +106,49 @@ def check_mask(ctx, X, valid_len, value=None, shrink=None, hint=None):
     ctx.compare("sequence_mask", X, valid_len, shrink=shrink, **kwargs)
 
 
+def check_written(ctx, X, valid_len, expected, mistakes):
+    """The learner's sequence_mask(X, valid_len) against `expected`, written in the test; `mistakes` pairs what a
+    familiar mistake gives on this input (written in the test too) with the part that names it."""
+    fn = ctx.fn("sequence_mask")
+    what = fn.describe(X, valid_len)
+    got = fn(X.clone(), valid_len.clone())
+    check_type(got, what)
+    if got.shape == expected.shape and got.device == expected.device and not torch.equal(
+            got.detach().to(expected.dtype), expected):
+        why = first_variant(got, [(torch.tensor(m, dtype=X.dtype, device=X.device), part) for m, part in mistakes])
+        if why is not None:
+            raise TestFailure("{what} returned the wrong entries.\n    X         = {X}\n    valid_len = {valid_len}\n"
+                              "    expected  = {expected}\n    got       = {got}", what=what, X=shown(X, 16),
+                              valid_len=shown(valid_len, 16), expected=shown(expected, 16),
+                              got=shown(got, 16)).with_part(why)
+    ctx.compare("sequence_mask", X, valid_len, expected=expected)
+
+
 @grader.test("the course's example", points=1)
 def course_example(ctx):
     """X = [[1, 2, 3], [4, 5, 6]] with valid_len = [1, 2] gives [[1, 0, 0], [4, 5, 0]]."""
     X = torch.tensor([[1, 2, 3], [4, 5, 6]], device=ctx.device)
-    check_mask(ctx, X, torch.tensor([1, 2], device=ctx.device), shrink=small_cases(ctx.device))
+    expected = torch.tensor([[1, 0, 0], [4, 5, 0]], device=ctx.device)
+    check_written(ctx, X, torch.tensor([1, 2], device=ctx.device), expected, [
+        ([[1, 2, 0], [4, 5, 6]], boundary_included), ([[0, 0, 0], [4, 0, 0]], last_step_masked),
+        ([[1, 2, 3], [4, 5, 6]], nothing_masked)])
 
 
 @grader.test("steps at index valid_len are masked (< not <=)", points=1)
 def boundary(ctx):
+    """X = 1 .. 24 in four rows of six with valid_len = [1, 3, 5, 2]: each row keeps exactly its first valid_len
+    steps."""
     X = torch.arange(1.0, 25.0, device=ctx.device).reshape(4, 6)
-    check_mask(ctx, X, torch.tensor([1, 3, 5, 2], device=ctx.device),
-               shrink=small_cases(ctx.device, torch.float32))
+    expected = torch.tensor([[1, 0, 0, 0, 0, 0], [7, 8, 9, 0, 0, 0], [13, 14, 15, 16, 17, 0], [19, 20, 0, 0, 0, 0]],
+                            dtype=torch.float32, device=ctx.device)
+    check_written(ctx, X, torch.tensor([1, 3, 5, 2], device=ctx.device), expected, [
+        ([[1, 2, 0, 0, 0, 0], [7, 8, 9, 10, 0, 0], [13, 14, 15, 16, 17, 18], [19, 20, 21, 0, 0, 0]],
+         boundary_included),
+        ([[0, 0, 0, 0, 0, 0], [7, 8, 0, 0, 0, 0], [13, 14, 15, 16, 0, 0], [19, 0, 0, 0, 0, 0]], last_step_masked),
+        ([[float(v) for v in range(r * 6 + 1, r * 6 + 7)] for r in range(4)], nothing_masked)])
 
 
-@grader.test("the value argument", points=1)
+@grader.test("the value argument", points=1, hidden=True)
 def value_argument(ctx):
     """value=-1, and value=-1e6 with float valid lengths as the attention chapter's masked_softmax uses it."""
     X = ints((3, 5), ctx.device, 1)
@@ -112,7 +160,7 @@ def value_argument(ctx):
                shrink=small_cases(ctx.device, torch.float32))
 
 
-@grader.test("3-D and 4-D X", points=1)
+@grader.test("3-D and 4-D X", points=1, hidden=True)
 def more_dims(ctx):
     """The default value only (the value argument has its own test)."""
     def hint():
@@ -126,7 +174,7 @@ def more_dims(ctx):
                shrink=small_cases(ctx.device, torch.float32, (2, 2)), hint=hint())
 
 
-@grader.test("valid_len 0 and valid_len = steps", points=1)
+@grader.test("valid_len 0 and valid_len = steps", points=1, hidden=True)
 def extreme_lengths(ctx):
     """valid_len = 0 masks the whole row; valid_len = steps masks nothing (the default value only)."""
     check_mask(ctx, ints((3, 4), ctx.device, 5), torch.tensor([0, 4, 0], device=ctx.device),
@@ -137,7 +185,7 @@ def extreme_lengths(ctx):
                shrink=small_cases(ctx.device, torch.float32))
 
 
-@grader.test("the result is on X's device and X is left unchanged", points=1)
+@grader.test("the result is on X's device and X is left unchanged", points=1, hidden=True)
 def device_and_input(ctx):
     """Only where the result lives and what happens to the caller's tensors count here; the values are the other
     tests' business. The book's sequence_mask, which assigns into X, fails here and only here."""
@@ -211,6 +259,28 @@ def call_loss(ctx, cls, pred, label, valid_len, loss=None):
     return got, what, loss
 
 
+def loss_not_masked():
+    return TestFailure("  The padded steps are not masked: multiply the per-token losses by weights = "
+                       "sequence_mask(torch.ones_like(label), valid_len) before averaging.",
+                       mistake="sequence_mask.loss_not_masked")
+
+
+def loss_divided_by_valid_len():
+    return TestFailure("  You divided by valid_len; the course's convention is the mean over all steps: "
+                       "(unweighted_loss * weights).mean(dim=1). (Dividing by valid_len also gives 0 / 0 = NaN when "
+                       "valid_len is 0.)", mistake="sequence_mask.loss_divided_by_valid_len")
+
+
+def loss_summed():
+    return TestFailure("  You summed over the steps; take the mean over them: .mean(dim=1).",
+                       mistake="sequence_mask.loss_summed")
+
+
+def loss_boundary_included():
+    return TestFailure("  One padded step per sequence is counted: the weights come from your sequence_mask, which "
+                       "keeps the step at index valid_len (use < not <=).", mistake="sequence_mask.boundary_included")
+
+
 def loss_variants(pred, label, valid_len):
     """Typical wrong versions of the loss, each with a function that makes the TestFailure part naming it."""
     steps = label.shape[1]
@@ -219,31 +289,20 @@ def loss_variants(pred, label, valid_len):
     per_token = F.cross_entropy(pred.detach().permute(0, 2, 1), label, reduction="none")
     masked = per_token * keep
     return [
-        (per_token.mean(dim=1),
-         lambda: TestFailure("  The padded steps are not masked: multiply the per-token losses by weights = "
-                             "sequence_mask(torch.ones_like(label), valid_len) before averaging.",
-                             mistake="sequence_mask.loss_not_masked")),
-        (masked.sum(dim=1) / valid_len,
-         lambda: TestFailure("  You divided by valid_len; the course's convention is the mean over all steps: "
-                             "(unweighted_loss * weights).mean(dim=1). (Dividing by valid_len also gives 0 / 0 = NaN "
-                             "when valid_len is 0.)", mistake="sequence_mask.loss_divided_by_valid_len")),
-        (masked.sum(dim=1),
-         lambda: TestFailure("  You summed over the steps; take the mean over them: .mean(dim=1).",
-                             mistake="sequence_mask.loss_summed")),
+        (per_token.mean(dim=1), loss_not_masked),
+        (masked.sum(dim=1) / valid_len, loss_divided_by_valid_len),
+        (masked.sum(dim=1), loss_summed),
         (per_token.mean() * keep.to(per_token.dtype).mean(dim=1),
          lambda: TestFailure("  Each loss is the batch's average token loss times the fraction of valid steps: "
                              "super().forward still averaged over every token, padding included, before your mask "
                              "could act. Set self.reduction = 'none' before calling super().forward so it returns one "
                              "loss per token, of shape (batch, steps).", mistake="sequence_mask.loss_reduction_mean")),
-        ((per_token * keep_le).mean(dim=1),
-         lambda: TestFailure("  One padded step per sequence is counted: the weights come from your sequence_mask, "
-                             "which keeps the step at index valid_len (use < not <=).",
-                             mistake="sequence_mask.boundary_included")),
+        ((per_token * keep_le).mean(dim=1), loss_boundary_included),
     ]
 
 
-def check_loss(got, expected, what, pred, label, valid_len):
-    """check_tensor with advice for the usual mistakes."""
+def check_loss(got, expected, what, label, variants):
+    """check_tensor with advice for the usual mistakes (`variants`: what each gives, and the part naming it)."""
     check_type(got, what)
     batch, steps = label.shape
     if got.shape != expected.shape:
@@ -263,7 +322,7 @@ def check_loss(got, expected, what, pred, label, valid_len):
                           "only.", what=what, shape=shape, batch=batch)
     if got.shape == expected.shape and got.device == expected.device:
         g = got.detach().to(torch.float64)
-        for candidate, why in loss_variants(pred, label, valid_len):
+        for candidate, why in variants:
             c = candidate.to(torch.float64)
             if not torch.allclose(c, expected.detach().to(torch.float64), rtol=1e-4, atol=1e-5, equal_nan=True) \
                     and torch.allclose(g, c, rtol=1e-4, atol=1e-5, equal_nan=True):
@@ -280,11 +339,18 @@ def loss_course_check(ctx):
     label = torch.ones((3, 4), dtype=torch.long, device=ctx.device)
     valid_len = torch.tensor([4, 2, 0], device=ctx.device)
     got, what, _ = call_loss(ctx, cls, pred.clone(), label.clone(), valid_len.clone())
-    expected = ctx.ref("MaskedSoftmaxCELoss")()(pred, label, valid_len)
-    check_loss(got, expected, what, pred, label, valid_len)
+    # every token's loss is log(10) (ten equal scores): the mean over the 4 steps of those that are real
+    loss = math.log(10)
+
+    def losses(*values):
+        return torch.tensor(values, dtype=torch.float32, device=ctx.device)
+
+    check_loss(got, losses(loss, loss / 2, 0.0), what, label, [
+        (losses(loss, loss, loss), loss_not_masked), (losses(loss, loss, math.nan), loss_divided_by_valid_len),
+        (losses(4 * loss, 2 * loss, 0.0), loss_summed), (losses(loss, 3 * loss / 4, loss / 4), loss_boundary_included)])
 
 
-@grader.test("MaskedSoftmaxCELoss matches the reference on random batches, with gradients", points=1)
+@grader.test("MaskedSoftmaxCELoss matches the reference on random batches, with gradients", points=1, hidden=True)
 def loss_random(ctx):
     """Random logits and labels; the values, and the gradient with respect to pred (exactly zero at padded steps)."""
     cls = loss_class(ctx)
@@ -298,7 +364,7 @@ def loss_random(ctx):
     pred_changed = ctx.link.mutated(pred) is not None
     pred_ref = pred0.clone().requires_grad_(True)
     expected = ctx.ref("MaskedSoftmaxCELoss")()(pred_ref, label, valid_len)
-    check_loss(got, expected, what, pred0, label, valid_len)
+    check_loss(got, expected, what, label, loss_variants(pred0, label, valid_len))
     if pred_changed:
         raise TestFailure("{what} changed pred itself; compute the loss without writing into its inputs.",
                           mistake="sequence_mask.loss_modifies_pred", what=what)
@@ -352,7 +418,7 @@ class Tagger(nn.Module):
 
 
 @grader.smoke("a padded sequence-labelling model trains with your loss", points=3,
-              metric="accuracy on valid steps", goal="min", threshold=0.9, budget=15, plot="accuracy")
+              metric="accuracy on valid steps", goal="min", threshold=0.9, budget=15, plot="accuracy", hidden=True)
 def tagger_trains(ctx):
     """A small tagger trained with Adam on loss(pred, tags, valid_len).sum(); the padded steps' tags are
     misleading, and the gradient reaching the padded steps' scores must be exactly zero."""

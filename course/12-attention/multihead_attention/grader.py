@@ -1,7 +1,9 @@
-"""Hidden tests and smoke-check for exercise multihead_attention (d2l 12.2-12.5).
+"""Tests and smoke-check for exercise multihead_attention (d2l 12.2-12.5).
 
 Values are compared in eval mode with dropout 0. PyTorch's own nn.MultiheadAttention
 serves as an independent oracle (the guard forbids it only inside the learner's code).
+The visible tests (also in the student build) check values written in the test, the definitions
+spelled out element by element, or that oracle; the hidden ones compare with the reference.
 """
 
 import math
@@ -142,7 +144,7 @@ def learner_class(ctx, name):
     if not cls.is_subclass_of(nn.Module):
         raise TestFailure("{name} does not subclass nn.Module. Keep the declaration `class {name}(nn.Module):` and "
                           "call super().__init__() first in __init__.", name=name)
-    ctx.check_signature(name, cls, ctx.ref(name))
+    ctx.check_signature(name, cls, ctx.declaration(name))
     return cls
 
 
@@ -228,7 +230,10 @@ def broken_blocks(ctx):
 
 
 def dependency_note(ctx, parts):
-    """A TestFailure part saying which of the learner's building blocks among `parts` are wrong, or None."""
+    """A TestFailure part saying which of the learner's building blocks among `parts` are wrong, or None (always in
+    a visible test: it needs the reference)."""
+    if not ctx.has_reference():
+        return None
     broken = [name for name in broken_blocks(ctx) if name in parts]
     if not broken:
         return None
@@ -244,15 +249,21 @@ def reference_module(ctx, name, *args, seed=0, **kwargs):
     return ctx.ref(name)(*args, **kwargs).to(ctx.device).eval()
 
 
-def copy_weights(ref, mine, what):
-    """Load the reference's weights into the learner's module by name, with a clear message if the names differ."""
-    theirs, ours = mine.state_dict(), ref.state_dict()
+def copy_weights(ours, mine, what, *, own=False):
+    """Load `ours` (a state dict: the reference's weights, or with `own` the grader's own) into the learner's module
+    by name, with a clear message if the names differ."""
+    theirs = mine.state_dict()
     lacking = [k for k in ours if k not in theirs]
     extra = [k for k in theirs if k not in ours]
     if lacking or extra:
-        failure = TestFailure("the grader copies the reference's weights into your {what} by name, but the names "
-                              "differ.\n    expected parameters: {expected}\n    yours:               {yours}",
-                              what=what, expected=", ".join(ours), yours=", ".join(theirs) or "(none)")
+        if own:
+            failure = TestFailure("the grader loads its own weights into your {what} by name, but the names differ."
+                                  "\n    expected parameters: {expected}\n    yours:               {yours}",
+                                  what=what, expected=", ".join(ours), yours=", ".join(theirs) or "(none)")
+        else:
+            failure = TestFailure("the grader copies the reference's weights into your {what} by name, but the names "
+                                  "differ.\n    expected parameters: {expected}\n    yours:               {yours}",
+                                  what=what, expected=", ".join(ours), yours=", ".join(theirs) or "(none)")
         if extra and all(k.endswith(".bias") for k in extra) and not lacking:
             failure.with_part(TestFailure("  Your layers have biases although bias=False was passed: give every "
                                           "nn.Linear bias=bias.", mistake="multihead_attention.bias_ignored"))
@@ -282,7 +293,7 @@ def mha_pair(ctx, args, seed=0, bias=False):
     ref = reference_module(ctx, "MultiHeadAttention", *args, bias=bias, seed=seed)
     kwargs = {"bias": True} if bias else {}
     mine, what = construct(ctx, "MultiHeadAttention", *args, **kwargs)
-    copy_weights(ref, mine, what)
+    copy_weights(ref.state_dict(), mine, what)
     return ref, mine, what
 
 
@@ -419,7 +430,7 @@ def check_softmax(ctx, X, valid_lens, two_d=False):
     return got
 
 
-@grader.test("masked_softmax without a mask and with one valid length per batch item", points=1)
+@grader.test("masked_softmax without a mask and with one valid length per batch item", points=1, hidden=True)
 def softmax_1d(ctx):
     """valid_lens None gives the plain softmax; a (B,) tensor masks the same keys for every query of an item."""
     check_softmax(ctx, randn((2, 3, 5), ctx.device, 1), None)
@@ -427,13 +438,37 @@ def softmax_1d(ctx):
     check_softmax(ctx, randn((3, 4, 5), ctx.device, 2), lens([2, 5, 1], ctx.device))
 
 
+def check_softmax_written(ctx, X, valid_lens, expected):
+    """The learner's masked_softmax(X, valid_lens) against `expected`, worked out in the test."""
+    fn = ctx.fn("masked_softmax")
+    X_arg = X.clone()
+    got = fn(X_arg, valid_lens.clone())
+    wrote = fn.mutated(X_arg) is not None
+    check_type(got, fn.describe(X, valid_lens))
+    try:
+        ctx.compare("masked_softmax", X, valid_lens, expected=expected, atol=1e-6, rtol=1e-5)
+    except TestFailure as failure:
+        raise (failure.with_part(wrote_into_X()) if wrote else failure) from None
+    return got
+
+
 @grader.test("masked_softmax with one valid length per query: masked weights exactly 0, rows sum to 1", points=1)
 def softmax_2d(ctx):
-    """A (B, Q) valid_lens tensor; the weights past each length are exactly 0 and every row sums to 1."""
-    check_softmax(ctx, torch.zeros(2, 2, 4, device=ctx.device), lens([[1, 3], [2, 4]], ctx.device), two_d=True)
+    """A (B, Q) valid_lens tensor. Equal scores give each of the first valid_lens[b, q] keys the weight
+    1 / valid_lens[b, q]; random scores give row (b, q) the softmax of its first valid_lens[b, q] scores. The
+    weights past each length are exactly 0 and every row sums to 1."""
+    third = 1 / 3
+    check_softmax_written(ctx, torch.zeros(2, 2, 4, device=ctx.device), lens([[1, 3], [2, 4]], ctx.device),
+                          torch.tensor([[[1.0, 0.0, 0.0, 0.0], [third, third, third, 0.0]],
+                                        [[0.5, 0.5, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]]], device=ctx.device))
     X = randn((3, 4, 6), ctx.device, 3) * 4
     valid_lens = lens([[1, 6, 3, 2], [4, 4, 1, 5], [2, 3, 6, 1]], ctx.device)
-    got = check_softmax(ctx, X, valid_lens, two_d=True)
+    expected = torch.zeros_like(X)
+    for b in range(3):
+        for q in range(4):
+            n = int(valid_lens[b, q])
+            expected[b, q, :n] = torch.softmax(X[b, q, :n], dim=-1)  # the definition, one row at a time
+    got = check_softmax_written(ctx, X, valid_lens, expected)
     masked = torch.arange(6, device=ctx.device)[None, None, :] >= valid_lens[:, :, None]
     what = ctx.fn("masked_softmax").describe(X, valid_lens)
     if bool((got.detach()[masked] != 0).any()):
@@ -448,7 +483,7 @@ def softmax_2d(ctx):
 
 # -- DotProductAttention -------------------------------------------------------------------------------------------
 
-@grader.test("DotProductAttention scales by √d and stores attention_weights", points=1)
+@grader.test("DotProductAttention scales by √d and stores attention_weights", points=1, hidden=True)
 def dot_product_attention(ctx):
     """Random queries (d = 6) against 5 keys, with and without valid lengths; dropout 0, eval mode."""
     attention, what = construct(ctx, "DotProductAttention", 0.0)
@@ -501,7 +536,9 @@ def transposes(ctx):
     got = fn(X.clone(), 2)
     what = fn.describe(X, 2)
     check_type(got, what)
-    expected = ctx.ref("transpose_qkv")(X, 2)
+    expected = torch.tensor([[[0.0, 1.0], [4.0, 5.0], [8.0, 9.0]], [[2.0, 3.0], [6.0, 7.0], [10.0, 11.0]],
+                             [[12.0, 13.0], [16.0, 17.0], [20.0, 21.0]], [[14.0, 15.0], [18.0, 19.0], [22.0, 23.0]]],
+                            device=ctx.device)  # row b * 2 + h: X[b, :, 2h:2h + 2]
     if got.shape == expected.shape and got.device == expected.device and not torch.equal(got, expected):
         if torch.equal(got, X.reshape(4, 3, 2)):
             why = TestFailure("  You reshaped straight to (B * num_heads, T, s) without the permute, so a 'head' mixes "
@@ -518,8 +555,12 @@ def transposes(ctx):
                           "    got      = {got}", what=what, X=shown(X, 15), expected=shown(expected, 15),
                           got=shown(got, 15)).with_part(why)
     check_tensor(got, expected, what)
-    ctx.compare("transpose_qkv", randn((3, 5, 12), ctx.device, 7), 3)
-    ctx.compare("transpose_output", randn((6, 5, 4), ctx.device, 8), 2)
+    X = randn((3, 5, 12), ctx.device, 7)  # 3 heads of size 4: row b * 3 + h holds X[b, :, 4h:4h + 4]
+    ctx.compare("transpose_qkv", X, 3, expected=torch.stack([X[b, :, 4 * h:4 * h + 4] for b in range(3)
+                                                             for h in range(3)]))
+    heads = randn((6, 5, 4), ctx.device, 8)  # 2 heads: item b is rows 2b and 2b + 1, side by side
+    ctx.compare("transpose_output", heads, 2, expected=torch.stack([torch.cat([heads[2 * b], heads[2 * b + 1]], dim=-1)
+                                                                    for b in range(3)]))
     back = ctx.fn("transpose_output")
     for shape, h in (((2, 3, 4), 2), ((3, 5, 12), 4), ((1, 2, 6), 1)):
         X = randn(shape, ctx.device, 9 + h)
@@ -533,7 +574,7 @@ def transposes(ctx):
 
 # -- MultiHeadAttention ------------------------------------------------------------------------------------------
 
-@grader.test("MultiHeadAttention matches the reference with the same weights", points=1)
+@grader.test("MultiHeadAttention matches the reference with the same weights", points=1, hidden=True)
 def mha_reference(ctx):
     """Different key, query and value sizes, 2 heads, one valid length per item; also bias=True."""
     args = (5, 7, 6, 8, 2, 0.0)  # key_size, query_size, value_size, num_hiddens, num_heads, dropout
@@ -545,16 +586,22 @@ def mha_reference(ctx):
 
 @grader.test("MultiHeadAttention agrees with torch.nn.MultiheadAttention given the same weights", points=1)
 def mha_oracle(ctx):
-    """PyTorch's implementation, with in_proj = [W_q; W_k; W_v], out_proj = W_o and no biases: an oracle
-    independent of the course's code. The padding mask goes in as attn_mask of shape (B * num_heads, Q, K), True
-    where a key is hidden, in PyTorch's documented batch-major head order; 1-D and 2-D valid lengths."""
+    """PyTorch's implementation, with in_proj = [W_q; W_k; W_v], out_proj = W_o (the grader's random weights) and
+    no biases: an oracle independent of the course's code. The padding mask goes in as attn_mask of shape
+    (B * num_heads, Q, K), True where a key is hidden, in PyTorch's documented batch-major head order; 1-D and 2-D
+    valid lengths."""
     num_hiddens, num_heads, B, Q, K = 12, 3, 3, 4, 6
     args = (num_hiddens, num_hiddens, num_hiddens, num_hiddens, num_heads, 0.0)
-    ref, mine, what = mha_pair(ctx, args, seed=2)
+    mine, what = construct(ctx, "MultiHeadAttention", *args)
+    gen = torch.Generator().manual_seed(2)
+    bound = 1 / math.sqrt(num_hiddens)  # the grader's own weights, drawn as nn.Linear draws its own
+    weights = {f"{name}.weight": ((torch.rand(num_hiddens, num_hiddens, generator=gen) * 2 - 1) * bound).to(ctx.device)
+               for name in ("W_q", "W_k", "W_v", "W_o")}
+    copy_weights(weights, mine, what, own=True)
     oracle = nn.MultiheadAttention(num_hiddens, num_heads, dropout=0.0, bias=False, batch_first=True).to(ctx.device)
     with torch.no_grad():
-        oracle.in_proj_weight.copy_(torch.cat([ref.W_q.weight, ref.W_k.weight, ref.W_v.weight], dim=0))
-        oracle.out_proj.weight.copy_(ref.W_o.weight)
+        oracle.in_proj_weight.copy_(torch.cat([weights["W_q.weight"], weights["W_k.weight"], weights["W_v.weight"]]))
+        oracle.out_proj.weight.copy_(weights["W_o.weight"])
     oracle.train()  # dropout is 0; training mode keeps PyTorch on its general (non-fused) path
     queries, keys, values = mha_inputs(ctx, B, Q, K, num_hiddens, num_hiddens, num_hiddens, seed=30)
     positions = torch.arange(K, device=ctx.device)
@@ -566,13 +613,13 @@ def mha_oracle(ctx):
         with torch.no_grad():
             expected, _ = oracle(queries, keys, values, attn_mask=hidden, need_weights=False)
             got, text = call(ctx, mine, what, queries, keys, values, valid_lens)
-        check_against(ctx, got, expected, f"{text} with valid_lens = {valid}, compared with torch.nn."
-                      f"MultiheadAttention({num_hiddens}, {num_heads}, bias=False, batch_first=True) given the same "
-                      "weights and the padded keys masked", ref, (queries, keys, values), valid_lens,
-                      lens_variants(num_heads) + scale_variants(num_hiddens, num_heads))
+        check_tensor(got, expected, f"{text} with valid_lens = {valid}, compared with torch.nn.MultiheadAttention("
+                     f"{num_hiddens}, {num_heads}, bias=False, batch_first=True) given the same weights and the padded "
+                     "keys masked", atol=1e-5, rtol=1e-4)
 
 
-@grader.test("each batch item keeps its own valid lengths in every head (1-D and 2-D valid_lens)", points=1)
+@grader.test("each batch item keeps its own valid lengths in every head (1-D and 2-D valid_lens)",
+             points=1, hidden=True)
 def mha_valid_lens(ctx):
     """3 items with different lengths and 4 heads: the lengths must be repeated with repeat_interleave,
     not repeat. Then one valid length per query, shape (B, Q)."""
@@ -585,7 +632,7 @@ def mha_valid_lens(ctx):
     check_mha(ctx, ref, mine, what, inputs, None, scale_variants(8, 4))
 
 
-@grader.test("scores are scaled by √(num_hiddens / num_heads), the size of one head", points=1)
+@grader.test("scores are scaled by √(num_hiddens / num_heads), the size of one head", points=1, hidden=True)
 def mha_scaling(ctx):
     """16 hidden units in 4 heads: √4 = 2 per head, not √16 = 4."""
     args = (16, 16, 16, 16, 4, 0.0)
@@ -620,7 +667,8 @@ def output_matches(got, expected):
         torch.allclose(got.detach(), expected.detach(), atol=1e-5, rtol=1e-4))
 
 
-@grader.test("eval mode is deterministic, gradients reach W_q, W_k, W_v and W_o, the device is kept", points=1)
+@grader.test("eval mode is deterministic, gradients reach W_q, W_k, W_v and W_o, the device is kept",
+             points=1, hidden=True)
 def mha_eval_grad_device(ctx):
     """dropout = 0.5 in eval mode: two calls agree. Then dropout 0 in training mode: every projection gets a
     gradient; when the output matches the reference's, the gradients must match the reference's too, and
@@ -783,7 +831,7 @@ def train_classifier(ctx, attention, attend, data, report):
 
 
 @grader.smoke("a one-block Transformer encoder with your attention learns a counting task", points=3,
-              metric="test accuracy", goal="min", threshold=0.97, budget=12, plot="accuracy")
+              metric="test accuracy", goal="min", threshold=0.97, budget=12, plot="accuracy", hidden=True)
 def encoder_learns(ctx):
     """Padded sequences of random tokens; is token A more frequent than token B among the real ones? The [CLS]
     token's output must count them through your MultiHeadAttention (4 heads, dropout 0.1), masking the padding.
