@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -647,6 +648,110 @@ def check(
     raise typer.Exit(EXIT_OK if report.ok else EXIT_NOT_FULL)
 
 
+@app.command("grade-class", help=_("Grade a whole class: a folder of student folders (or a zip of one, or a "
+                                    "Gradescope export), in strict mode, here or on a Dask cluster; writes "
+                                    "grades.csv, results.jsonl, feedback/ and summary.md into --out."))
+def grade_class(
+    submissions: Annotated[Path, typer.Argument(help=_("SUBMISSIONS/<student>/<exercise>.py, a zip of it, or a "
+                                                       "Gradescope export archive."))],
+    out_dir: Annotated[Path, typer.Option("--out", help=_("Where the gradebook goes."))],
+    exercises: Annotated[Optional[List[str]], typer.Option(
+        "--exercises", help=_("Only these exercises (repeat the option or separate ids with commas; default: every "
+                              "exercise someone submitted)."), show_default=False)] = None,
+    device: Annotated[str, typer.Option(help=_("cpu, cuda or auto (on a cluster, cuda asks for a GPU resource per "
+                                               "grading)."))] = "cpu",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help=_("Gradings to run at once on this machine (or "
+                                                                    "the workers of a new local Dask cluster)."))] = 2,
+    executor: Annotated[str, typer.Option(help=_("local or dask."))] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help=_("A running Dask scheduler (tcp://host:8786); without "
+                                                            "it, --executor dask starts a local cluster."))] = None,
+    time_limit: Annotated[Optional[float], typer.Option(help=_("Override every exercise's time limit (seconds)."))]
+    = None,
+    resume: Annotated[bool, typer.Option("--resume", help=_("Continue a run in --out: what was graded with the same "
+                                                            "file and grader is not graded again."))] = False,
+    as_json: JsonOpt = False,
+    lang: LangOpt = None,
+) -> None:
+    from tutor.classroom.grade import grade_class as run_class
+    from tutor.classroom.report import ReportError
+    from tutor.classroom.run import ClusterError
+    from tutor.classroom.submissions import ClassError
+
+    prefs(None, lang, None)
+    if executor not in ("local", "dask"):
+        raise fail(_("--executor must be local or dask, not {value!r}.").format(value=executor), EXIT_USAGE)
+    if scheduler and executor != "dask":
+        executor = "dask"  # a scheduler address means the cluster
+    check_device(device)
+    ids = [i.strip() for item in (exercises or []) for i in item.split(",") if i.strip()] or None
+    progress = ClassProgress(as_json)
+    try:
+        run = run_class(submissions, out_dir, course(), exercises=ids, executor=executor, jobs=jobs,
+                        scheduler=scheduler, device=device, time_limit=time_limit, resume=resume, lang=get_lang(),
+                        on_start=progress.start, on_record=progress.advance)
+    except (ClassError, ClusterError, ReportError) as exc:
+        raise fail(str(exc), EXIT_USAGE) from None
+    finally:
+        progress.stop()
+    summary = run.to_json()
+    if as_json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    elif run.interrupted:
+        err.print(_("Stopped: {done} of {total} gradings are saved in {path}. Run the same command with --resume "
+                    "to go on.").format(done=run.graded_now + run.resumed, total=run.jobs,
+                                        path=out_dir / "results.jsonl"), markup=False, highlight=False)
+    else:
+        out.print(_("{students} students × {exercises} exercises: {now} graded now, {resumed} already graded, "
+                    "{missing} files missing, {failed} failed to grade, in {seconds:.0f} s.").format(
+            students=run.students, exercises=len(run.exercises), now=run.graded_now, resumed=run.resumed,
+            missing=run.missing, failed=run.failed_to_grade, seconds=run.seconds), markup=False, highlight=False,
+            soft_wrap=True)
+        for label, path in ((_("grades"), run.files["grades"]), (_("feedback"), run.files["feedback"]),
+                            (_("summary"), run.files["summary"])):
+            out.print(f"  {label}: {path}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(130 if run.interrupted else EXIT_OK)
+
+
+class ClassProgress:
+    """A rich progress bar (counts, rate, ETA) on a terminal; a plain line per grading in a pipe (on stderr with
+    --json, so that stdout holds only the JSON)."""
+
+    def __init__(self, as_json: bool):
+        self.console = err if as_json else out
+        self.bar = None
+        self.task = None
+        self.done = 0
+        self.total = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        if self.console.is_terminal and total:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+
+            self.bar = Progress(TextColumn(_("grading")), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                console=self.console, transient=True)
+            self.task = self.bar.add_task("class", total=total, rate="")
+            self.started = time.perf_counter()
+            self.bar.start()
+
+    def advance(self, record: dict) -> None:
+        self.done += 1
+        if self.bar is not None:
+            rate = 60 * self.done / max(time.perf_counter() - self.started, 1e-6)
+            self.bar.update(self.task, advance=1, rate=_("{rate:.0f}/min").format(rate=rate))
+            return
+        self.console.print(f"[{self.done}/{self.total}] {record.get('file')}: {record.get('score', 0):g}/"
+                           f"{record.get('max_score', 0):g} ({record.get('status')})", markup=False,
+                           highlight=False, soft_wrap=True)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
 @app.command(help=_("The full-screen tutor: lessons, an editor for your exercise files, and grading with live "
                     "results."))
 def tui(
@@ -686,6 +791,18 @@ def launch_tui(ws: Optional[Workspace], *, start: Optional[Exercise] = None, dev
     code = run_tui(ws, course=course(), start=start, device=device, warm=warm)
     if code:
         raise typer.Exit(code)
+
+
+def _subcommands() -> None:
+    """Command groups that live in their own modules (light at import: no torch)."""
+    from tutor.autograder import autograder_app
+    from tutor.export import course_app
+
+    app.add_typer(autograder_app, name="autograder")
+    app.add_typer(course_app, name="course")
+
+
+_subcommands()
 
 
 def main() -> None:

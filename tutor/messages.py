@@ -109,6 +109,7 @@ EN: dict[str, str] = {
                     "does the same, and keep tensors on the device.",
     "smoke_metric_invalid": "the smoke-check's metric is not a number ({value}).",
     # -- how a run ended
+    "class_no_file": "no file {file} in this submission: 0 points.",
     "timeout": "stopped: grading {exercise} took longer than its {limit} s limit while this test was running. Look "
                "for a loop that never ends (a `while` whose condition never changes) or code that is far too slow.",
     "memory": "stopped: your code used more than {limit} MB of memory while this test was running. Allocate only "
@@ -131,6 +132,9 @@ EN: dict[str, str] = {
                            "its installation, not with your code.",
     "stopped_before_tests": "grading was stopped ({status}) before the hidden tests started; nothing was graded.",
     "cancelled_before_tests": "grading was cancelled before the hidden tests started; nothing was graded.",
+    # -- a student build (tutor.export): the visible tests only
+    "withheld_tests": "visible tests: {score}/{max} points; {tests} more tests ({points} points) run when your "
+                      "instructor grades.",
     "device_unavailable": "--device {device} was asked for, but this machine has no CUDA GPU that torch can use "
                           "(torch {torch}). Use --device cpu or --device auto.",
 }

@@ -277,6 +277,42 @@ class WarmGrader:
                                     started=started, digest=digest, output=output, detail=detail, strict=strict)
 
 
+class GraderPool:
+    """`size` warm graders, each with its own zygote, for gradings that run in parallel (the instructor check, a
+    class): `grade()` takes whichever grader is free, so at most `size` gradings run at once."""
+
+    def __init__(self, size: int, *, fallback_to_cold: bool = True):
+        import queue
+
+        self.size = max(1, int(size))
+        self._free: "queue.Queue[WarmGrader]" = queue.Queue()
+        self._all = [WarmGrader(fallback_to_cold=fallback_to_cold) for _ in range(self.size)]
+        for g in self._all:
+            self._free.put(g)
+
+    def start(self) -> "GraderPool":
+        for g in self._all:
+            g.start()
+        return self
+
+    def grade(self, exercise: Exercise, file: Path, **kwargs) -> GradeResult:
+        g = self._free.get()
+        try:
+            return g.grade(exercise, file, **kwargs)
+        finally:
+            self._free.put(g)
+
+    def close(self) -> None:
+        for g in self._all:
+            g.close()
+
+    def __enter__(self) -> "GraderPool":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 # ------------------------------------------------------------------------------------------------- zygote side
 
 
