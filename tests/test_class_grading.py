@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import REPO
 from tutor.classroom.grade import grade_class
-from tutor.classroom.report import latest, read_results_jsonl
+from tutor.classroom.report import latest, md, read_results_jsonl
 from tutor.classroom.run import ClusterError, comparable
 from tutor.cli import EXIT_OK, EXIT_USAGE, app
 from tutor.manifest import load_course
@@ -101,6 +101,47 @@ def test_a_class_gives_grades_feedback_and_a_summary(graded):
     assert "The survivors are not scaled at all" in ben  # the known mistake, named in the student's feedback
     summary_md = (out / "summary.md").read_text(encoding="utf-8")
     assert "score-histogram.svg" in summary_md and (out / "score-histogram.svg").is_file()
+
+
+def test_thirty_students_in_one_command(tmp_path):
+    """The issue's class size: 30 students' corr2d (references, stubs, each named mistake, students without the
+    file), one command, one row and one feedback file per student; a mistake costs the same whoever makes it."""
+    from tests.mistakes.corr2d import VARIANTS
+
+    subs = tmp_path / "submissions"
+    kinds = {}
+    for i in range(30):
+        student = f"s{i:02d}"
+        (subs / student).mkdir(parents=True)
+        kind = ["reference", "stub", "missing", *(v.name for v in VARIANTS)][i % (3 + len(VARIANTS))]
+        kinds[student] = kind
+        if kind == "reference":
+            shutil.copy(CORR2D / "solution.py", subs / student / "corr2d.py")
+        elif kind == "stub":
+            shutil.copy(CORR2D / "stub.py", subs / student / "corr2d.py")
+        elif kind != "missing":
+            source = next(v.source for v in VARIANTS if v.name == kind)
+            (subs / student / "corr2d.py").write_text(source, encoding="utf-8")
+    out = tmp_path / "grades"
+    result = runner.invoke(app, ["grade-class", str(subs), "--out", str(out), "--exercises", "corr2d", "-j", "2",
+                                 "--json"])
+    assert result.exit_code == EXIT_OK, result.output
+    summary = json.loads(result.stdout)
+    missing = sum(kind == "missing" for kind in kinds.values())
+    assert missing >= 2 and summary["students"] == 30 and summary["missing"] == missing
+    assert summary["graded_now"] == 30 - missing and summary["failed_to_grade"] == 0
+    grades = rows(out)
+    assert sorted(grades) == sorted(kinds)
+    assert len(list((out / "feedback").glob("*.md"))) == 30
+    by_kind: dict[str, set] = {}
+    for student, kind in kinds.items():
+        by_kind.setdefault(kind, set()).add(grades[student]["corr2d"])
+    assert by_kind["reference"] == {"12"} and by_kind["stub"] == {"0"} and by_kind["missing"] == {"0"}
+    for v in VARIANTS:
+        assert len(by_kind[v.name]) == 1, (v.name, by_kind[v.name])
+        assert 0 < float(next(iter(by_kind[v.name]))) < 12, v.name
+    summary_md = (out / "summary.md").read_text(encoding="utf-8")
+    assert all(md(v.mistake) in summary_md for v in VARIANTS if v.mistake)  # each named mistake, in its table
 
 
 def test_a_hostile_student_touches_no_one_else(graded):
@@ -207,3 +248,28 @@ def test_an_unreachable_scheduler_is_one_line_and_writes_nothing(graded, tmp_pat
     with pytest.raises(ClusterError):
         grade_class(subs, target, load_course(), executor="dask", scheduler=f"tcp://127.0.0.1:{free_port()}")
     assert not target.exists()
+
+
+def test_workers_that_cannot_grade_are_one_line_and_write_nothing(graded, tmp_path, monkeypatch):
+    """Against a running scheduler: --device cuda with no worker offering a GPU (its tasks would wait forever), and
+    workers whose grader differs from this one (their verdicts would not be this course's)."""
+    from distributed import LocalCluster
+
+    import tutor.classroom.grade as grade_module
+
+    _root, subs, _out, _result, _ = graded
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                      silence_logs=50) as cluster:
+        target = tmp_path / "gpu"
+        result = runner.invoke(app, ["grade-class", str(subs), "--out", str(target), "--executor", "dask",
+                                     "--scheduler", cluster.scheduler_address, "--device", "cuda"])
+        assert result.exit_code == EXIT_USAGE, result.output
+        assert "--resources GPU=1" in result.output and len(result.output.strip().splitlines()) == 1
+        assert not target.exists()
+
+        # the worker computes its versions with tutor.classroom.run; here, another grader
+        monkeypatch.setattr(grade_module, "grader_version", lambda ex: "0" * 16)
+        with pytest.raises(ClusterError, match="another version of exercise"):
+            grade_class(subs, tmp_path / "versions", load_course(), executor="dask",
+                        scheduler=cluster.scheduler_address)
+        assert not (tmp_path / "versions").exists()

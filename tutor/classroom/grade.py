@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from tutor.classroom import report as reports
-from tutor.classroom.run import ClusterError, DaskExecutor, Job, LocalExecutor, key_of, missing_record, plan_jobs
+from tutor.classroom.run import (ClusterError, DaskExecutor, Job, LocalExecutor, grader_version, key_of, missing_record,
+                                 plan_jobs)
 from tutor.classroom.submissions import ClassError, read_class
 from tutor.i18n import _
 
@@ -72,7 +73,7 @@ def grade_class(source: Path, out: Path, course, *, exercises: list[str] | None 
     if executor == "dask":
         runner = DaskExecutor(scheduler=scheduler, jobs=jobs, device=device, time_limit=time_limit)
         try:
-            runner.check_reachable()
+            runner.check_reachable({ex.id: grader_version(ex) for ex in selected})
         except ClusterError:
             if created:  # nothing half-written: an unreachable scheduler leaves no DIR behind
                 shutil.rmtree(out, ignore_errors=True)

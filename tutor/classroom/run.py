@@ -153,13 +153,45 @@ class DaskExecutor:
         self.time_limit = time_limit
         self.connect_timeout = connect_timeout
 
-    def check_reachable(self) -> None:
-        """Dask is installed and the scheduler answers (before anything is written)."""
+    @property
+    def gpu(self) -> bool:
+        """Each task asks for one `GPU` resource (--device cuda)."""
+        return self.device.startswith("cuda")
+
+    def check_reachable(self, versions: dict[str, str] | None = None) -> None:
+        """Dask is installed, the scheduler answers and its workers can grade (check_workers), before anything is
+        written."""
         if self.scheduler is None:
             self.client_classes()
             return
         client, _cluster = self.client()
-        client.close()
+        try:
+            self.check_workers(client, versions)
+        finally:
+            client.close()
+
+    def check_workers(self, client, versions: dict[str, str] | None = None) -> None:
+        """The scheduler has a worker, with --device cuda one that offers a GPU (else the tasks would wait
+        forever), and every worker grades `versions` ({exercise: grader version}) with the same grader as here."""
+        where = self.scheduler or "the local cluster"
+        if not client.scheduler_info().get("workers"):
+            try:
+                client.wait_for_workers(1, timeout=self.connect_timeout)
+            except (TimeoutError, OSError):
+                raise ClusterError(f"the Dask scheduler at {where} has no workers: start them with `dask worker "
+                                   f"{where}` (with d2l-tutor installed).") from None
+        if self.gpu and not any((w.get("resources") or {}).get("GPU", 0) >= 1
+                                for w in client.scheduler_info().get("workers", {}).values()):
+            raise ClusterError("--device cuda asks each task for a GPU, but no worker of this scheduler offers one: "
+                               "start the GPU workers with `dask worker ADDRESS --resources GPU=1`.")
+        if versions:
+            remote = client.run(worker_versions, sorted(versions))  # {worker address: {exercise: version}}
+            for address, theirs in remote.items():
+                for ex_id, version in theirs.items():
+                    if version != versions[ex_id]:
+                        raise ClusterError(f"the worker {address} has another version of exercise {ex_id} "
+                                           f"(grader {version}, here {versions[ex_id]}): install the same d2l-tutor "
+                                           "on the workers.")
 
     @staticmethod
     def client_classes():
@@ -174,7 +206,8 @@ class DaskExecutor:
         Client, LocalCluster = self.client_classes()
         if self.scheduler is None:
             cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=50)
+                                   dashboard_address=None, silence_logs=50,
+                                   resources={"GPU": 1} if self.gpu else None)
             return Client(cluster), cluster
         try:
             return Client(self.scheduler, timeout=f"{self.connect_timeout}s"), None
@@ -187,17 +220,8 @@ class DaskExecutor:
 
         client, cluster = self.client()
         try:
-            if not client.scheduler_info().get("workers"):
-                client.wait_for_workers(1, timeout=self.connect_timeout)
-            versions = {job.exercise: job.grader_version for job in jobs}
-            remote = client.run(worker_versions, sorted(versions))  # {worker address: {exercise: version}}
-            for address, theirs in remote.items():
-                for ex_id, version in theirs.items():
-                    if version != versions[ex_id]:
-                        raise ClusterError(f"the worker {address} has another version of exercise {ex_id} "
-                                           f"(grader {version}, here {versions[ex_id]}): install the same d2l-tutor "
-                                           "on the workers.")
-            resources = {"GPU": 1} if self.device.startswith("cuda") else None
+            self.check_workers(client, {job.exercise: job.grader_version for job in jobs})
+            resources = {"GPU": 1} if self.gpu else None
             futures = {}
             for job in jobs:
                 source = Path(job.file).read_bytes()
