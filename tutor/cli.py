@@ -136,6 +136,9 @@ def not_found(c: Course, name: str, book: Optional[str], *, lessons: bool) -> st
             return sentences(*elsewhere)
     if not lessons and name in {le.id for le in c.lessons}:
         ids = ", ".join(ex.id for ex in c.lesson(name).exercises)
+        if not ids:
+            return _("{name!r} is a lesson without an exercise: read it with `d2l-tutor lesson {name}`.").format(
+                name=name)
         return _("{name!r} is a lesson, not an exercise; its exercises: {ids}.").format(name=name, ids=ids)
     suggestions = c.suggest(name)
     return sentences(_("No exercise or lesson called {name!r}.").format(name=name),
@@ -351,9 +354,12 @@ def lesson_footer(les: Lesson, language: str) -> list[str]:
     """The lines under a lesson: its section in all three numberings, its exercises, and its page in the book."""
     numbers = " · ".join(f"{numbering_label(b)} {les.section(b)}" for b in BOOKS)
     ids = ", ".join(ex.id for ex in les.exercises)
-    first = les.exercises[0].id if les.exercises else ""
-    lines = [_("{numbers} · exercises: {ids} · the task: `d2l-tutor task {first}` · grade with `d2l-tutor grade "
-               "{first}`").format(numbers=numbers, ids=ids, first=first)]
+    if les.exercises:
+        first = les.exercises[0].id
+        lines = [_("{numbers} · exercises: {ids} · the task: `d2l-tutor task {first}` · grade with `d2l-tutor grade "
+                   "{first}`").format(numbers=numbers, ids=ids, first=first)]
+    else:  # a lesson to read: its exercise, if any, comes with a later section
+        lines = [_("{numbers} · no exercise in this section").format(numbers=numbers)]
     page = les.pages.get("zh" if language == "zh" else "en", "")
     if page:
         lines.append(_("the book: {url}").format(url=page))
