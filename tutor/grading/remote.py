@@ -81,6 +81,12 @@ def _check_info(v: dict) -> dict:
     return v
 
 
+def _bad_name(leaf: str) -> bool:
+    """A submodule, parameter or buffer name PyTorch itself would refuse: empty, or with a dot (nn.Module's rule;
+    nn.Sequential's children are named '0', '1', ..., which are not identifiers)."""
+    return type(leaf) is not str or not leaf or "." in leaf
+
+
 def signature_of(sig) -> inspect.Signature | None:
     if sig is None:
         return None
@@ -226,7 +232,7 @@ class RemoteModule(_Mirror):
                     raise BadMessage("a malformed module tree")
                 if name and name not in by_name:
                     parent, _, leaf = name.rpartition(".")
-                    if parent not in by_name or not leaf.isidentifier():
+                    if parent not in by_name or _bad_name(leaf):
                         raise BadMessage("a module tree out of order")
                     child = _Mirror(type_name)
                     by_name[parent].add_module(leaf, child)
@@ -235,7 +241,7 @@ class RemoteModule(_Mirror):
             made: dict[int, nn.Parameter] = {}
             for name, ref in params:
                 owner, _, leaf = str(name).rpartition(".")
-                if owner not in by_name or not leaf.isidentifier():
+                if owner not in by_name or _bad_name(leaf):
                     raise BadMessage("a parameter of an unknown submodule")
                 if "lazy" in ref:
                     param = nn.parameter.UninitializedParameter(requires_grad=bool(ref.get("rg", True)))
@@ -248,7 +254,7 @@ class RemoteModule(_Mirror):
                 by_name[owner].register_parameter(leaf, param)
             for name, ref, persistent in buffers:
                 owner, _, leaf = str(name).rpartition(".")
-                if owner not in by_name or not leaf.isidentifier() or type(persistent) is not bool:
+                if owner not in by_name or _bad_name(leaf) or type(persistent) is not bool:
                     raise BadMessage("a buffer of an unknown submodule")
                 by_name[owner].register_buffer(leaf, dec.value(ref).detach(), persistent=persistent)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
