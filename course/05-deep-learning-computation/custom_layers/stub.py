@@ -77,6 +77,8 @@ class MyLinear(nn.Module):
     """A fully connected layer followed by ReLU, with its own parameters: the book's MyLinear.
 
     Created as MyLinear(in_units, units); maps (batch_size, in_units) to (batch_size, units).
+    Its parameters are weight (in_units, units) and bias (units,), registered as nn.Parameter,
+    so that net.parameters(), net.state_dict() and net.to(device) all see them.
     """
 
     def __init__(self, in_units, units):
@@ -130,7 +132,9 @@ class MyLinear(nn.Module):
 class CenteredLayer(nn.Module):
     """A layer without parameters that shifts its input to mean zero: the book's CenteredLayer.
 
-    Created as CenteredLayer(); it has no parameters at all.
+    Created as CenteredLayer(); it has no parameters at all, so list(layer.parameters()) is empty
+    and its state_dict() is {}. It still composes with other layers: in
+    MySequential(MyLinear(8, 128), CenteredLayer()) it centres the first layer's output.
     """
 
     def __init__(self):
