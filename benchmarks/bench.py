@@ -6,7 +6,8 @@ Measures, as wall-clock medians:
   * `d2l-tutor grade corr2d` on a correct file, split into torch's import, the smoke-check's own training time
     and the rest (the engine's overhead plus the hidden tests),
   * the smoke-checks of every exercise's reference solution, and their sum,
-  * `d2l-tutor check` (every reference twice and every stub once, -j 2).
+  * `d2l-tutor check` (every reference twice and every stub once, then reference and stub in the student build;
+    -j 2).
 The grading figures include both processes of a run: the verifier and the sandbox import torch side by side.
 """
 
@@ -69,7 +70,8 @@ def main() -> None:
         start = time.perf_counter()
         subprocess.run(CLI + ["check", "--device", "cpu", "-j", "2"], cwd=ws, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
-        rows.append(("d2l-tutor check (7 exercises x 3 gradings, -j 2)", time.perf_counter() - start))
+        rows.append((f"d2l-tutor check ({len(course.exercises)} exercises x 5 gradings, -j 2)",
+                     time.perf_counter() - start))
 
         from tutor.engine.runner import grade
 

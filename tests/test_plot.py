@@ -237,9 +237,10 @@ def test_every_plotted_metric_is_one_the_grader_reports(course):
                             for kw in node.keywords}
                 assert spec.plot in reported, (ex.id, spec.plot, reported)
                 plotted[ex.id] = spec.plot
-    assert plotted == {"autograd": "error", "softmax_regression": "accuracy", "weight_decay": "ratio",
-                       "init": "xavier_loss", "custom_layers": "test_mse", "corr2d": "error", "dropout": "accuracy",
-                       "multihead_attention": "accuracy", "sequence_mask": "accuracy", "beam_search": "advantage"}
+    assert plotted == {"autograd": "error", "softmax_regression": "accuracy", "perceptron": "accuracy",
+                       "weight_decay": "ratio", "init": "xavier_loss", "custom_layers": "test_mse", "corr2d": "error",
+                       "dropout": "accuracy", "multihead_attention": "accuracy", "sequence_mask": "accuracy",
+                       "beam_search": "advantage"}
 
 
 def test_the_plot_does_not_import_torch():
