@@ -46,3 +46,14 @@ def book_version(exercise: str, name: str, source: str, loses, mistake: str) -> 
     (the one test that names the difference) and name `mistake`."""
     return Variant(name=f"book_version: {name}", source=textwrap.dedent(source).lstrip(), loses=frozenset(loses),
                    mistake=mistake, exercise=exercise)
+
+
+def edits(exercise: str, name: str, replacements, loses, mistake: str | None = None) -> Variant:
+    """The reference solution of `exercise` with several (old, new) replacements that together make ONE mistake
+    (each `old` must occur exactly once)."""
+    source = reference(exercise)
+    for old, new in replacements:
+        if source.count(old) != 1:
+            raise AssertionError(f"{exercise}: {old!r} occurs {source.count(old)} times in the reference, expected 1")
+        source = source.replace(old, new)
+    return Variant(name=name, source=source, loses=frozenset(loses), mistake=mistake, exercise=exercise)

@@ -1,6 +1,6 @@
 """Single-mistake variants of custom_layers (d2l 5.1-5.4)."""
 
-from tests.mistakes import Variant, book_version, reference, variant
+from tests.mistakes import book_version, edits, variant
 
 EX = "custom_layers"
 PARAMS = "MyLinear registers weight (in_units, units) and bias (units,) as parameters"
@@ -17,19 +17,9 @@ REGISTER_LINE = ("            self.add_module(str(idx), module)  # registered: p
                  "\n")
 
 
-def edits(name: str, replacements, loses, mistake: str | None = None) -> Variant:
-    """The reference with several (old, new) replacements that together make ONE mistake."""
-    source = reference(EX)
-    for old, new in replacements:
-        if source.count(old) != 1:
-            raise AssertionError(f"{EX}: {old!r} occurs {source.count(old)} times in the reference, expected 1")
-        source = source.replace(old, new)
-    return Variant(name=name, source=source, loses=frozenset(loses), mistake=mistake, exercise=EX)
-
-
 VARIANTS = [
     # The children kept in a plain list: nothing is registered, so there is nothing to train or save.
-    edits("children in a plain list", [
+    edits(EX, "children in a plain list", [
         ("        for idx, module in enumerate(args):\n" + REGISTER_LINE, "        self.blocks = list(args)\n"),
         ("for block in self._modules.values():", "for block in self.blocks:"),
     ], loses={REGISTERS, LEARNS}, mistake="custom_layers.children_not_registered"),
@@ -51,12 +41,12 @@ VARIANTS = [
     variant(EX, "MyLinear without ReLU", "return F.relu(X @ self.weight + self.bias)",
             "return X @ self.weight + self.bias", loses={LINEAR, LEARNS}, mistake="custom_layers.linear_no_relu"),
     # nn.Linear's layout: weight (units, in_units), used transposed. The values are right; only the layout differs.
-    edits("MyLinear weight stored as nn.Linear stores it", [
+    edits(EX, "MyLinear weight stored as nn.Linear stores it", [
         ("torch.randn(in_units, units)", "torch.randn(units, in_units)"),
         ("X @ self.weight + self.bias", "X @ self.weight.T + self.bias"),
     ], loses={PARAMS}, mistake="custom_layers.weight_transposed"),
     # Plain tensors instead of nn.Parameter: nothing registered, so nothing gets a gradient or trains.
-    edits("MyLinear with plain tensors", [
+    edits(EX, "MyLinear with plain tensors", [
         ("nn.Parameter(torch.randn(in_units, units))", "torch.randn(in_units, units, requires_grad=True)"),
         ("nn.Parameter(torch.randn(units))", "torch.randn(units, requires_grad=True)"),
     ], loses={PARAMS, GRADIENTS, LEARNS}, mistake="custom_layers.linear_plain_tensors"),

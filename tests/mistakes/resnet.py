@@ -1,6 +1,6 @@
 """Single-mistake variants of resnet (d2l 7.6)."""
 
-from tests.mistakes import Variant, reference, variant
+from tests.mistakes import edits, variant
 
 EX = "resnet"
 SHAPES = "the book's shapes: (4, 3, 6, 6) is kept; use_1x1conv=True, strides=2, 6 channels give (4, 6, 3, 3)"
@@ -13,22 +13,12 @@ GRADIENT = "a gradient reaches the input through a stack of 20 blocks"
 LEARNS = "a two-stage ResNet of your blocks learns the generated shape images"
 
 
-def edits(name: str, replacements, loses, mistake: str | None = None) -> Variant:
-    """The reference with several (old, new) replacements that together make ONE mistake."""
-    source = reference(EX)
-    for old, new in replacements:
-        if source.count(old) != 1:
-            raise AssertionError(f"{EX}: {old!r} occurs {source.count(old)} times in the reference, expected 1")
-        source = source.replace(old, new)
-    return Variant(name=name, source=source, loses=frozenset(loses), mistake=mistake, exercise=EX)
-
-
 VARIANTS = [
     # The last ReLU left out: the block can return negative values.
     variant(EX, "no ReLU after the addition", "return F.relu(Y + X)", "return Y + X",
             loses={ORACLE, SKIP, REF}, mistake="resnet.relu_after_add_missing"),
     # The ReLU applied to the main path before the addition, none after it.
-    edits("ReLU before the addition", [
+    edits(EX, "ReLU before the addition", [
         ("Y = self.bn2(self.conv2(Y))", "Y = F.relu(self.bn2(self.conv2(Y)))"),
         ("return F.relu(Y + X)", "return Y + X"),
     ], loses={ORACLE, SKIP, REF}, mistake="resnet.relu_before_add"),
@@ -37,7 +27,7 @@ VARIANTS = [
             "        if self.conv3 is not None:\n            X = self.conv3(X)\n", "",
             loses={SHAPES, ORACLE, SKIP, REF, LEARNS}, mistake="resnet.shortcut_not_projected"),
     # The stride moved from conv1 to conv2: same shapes, other values.
-    edits("stride on conv2 instead of conv1", [
+    edits(EX, "stride on conv2 instead of conv1", [
         ("kernel_size=3, padding=1, stride=strides)", "kernel_size=3, padding=1)\n        self._s = strides"),
         ("self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1)",
          "self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1, stride=strides)"),
@@ -46,7 +36,7 @@ VARIANTS = [
     variant(EX, "ReLU before bn1", "Y = F.relu(self.bn1(self.conv1(X)))", "Y = self.bn1(F.relu(self.conv1(X)))",
             loses={ORACLE, REF}, mistake="resnet.bn_order"),
     # The shortcut added before bn2, which then normalises it.
-    edits("shortcut added before bn2", [
+    edits(EX, "shortcut added before bn2", [
         ("Y = self.bn2(self.conv2(Y))", "Y = self.conv2(Y)"),
         ("return F.relu(Y + X)", "return F.relu(self.bn2(Y + X))"),
     ], loses={ORACLE, REF}, mistake="resnet.add_before_bn2"),
