@@ -15,7 +15,8 @@ from torch import nn
 
 from tests.conftest import REPO
 from tutor.engine.wire import Channel, Opaque
-from tutor.grading.remote import Link, RemoteClass, RemoteError, RemoteFunction, RemoteModule, SandboxBroken
+from tutor.grading.remote import (Link, RemoteClass, RemoteError, RemoteFunction, RemoteModule, RemoteObject,
+                                  SandboxBroken)
 
 LEARNER = textwrap.dedent('''
     import numpy as np
@@ -49,6 +50,18 @@ LEARNER = textwrap.dedent('''
 
     def to_numpy(X):
         return X.numpy()
+
+    def count_up(n):
+        for i in range(n):
+            yield torch.full((2,), float(i))
+
+    def endless():
+        while True:
+            yield 1
+
+    def fails_midway():
+        yield 1
+        raise KeyError("second")
 
     class Net(nn.Module):
         def __init__(self):
@@ -93,6 +106,18 @@ def test_values_travel_as_they_are(names):
     assert isinstance(names["to_numpy"](X), Opaque) and names["to_numpy"](X).module.startswith("numpy")
     assert isinstance(names["echo"], RemoteFunction) and isinstance(names["Net"], RemoteClass)
     assert str(names["unused"].signature) == "(X, Y)"
+
+
+def test_a_generator_stays_in_the_sandbox_and_is_drawn_with_take(names):
+    link = names["count_up"]._link
+    gen = names["count_up"](3)
+    assert isinstance(gen, RemoteObject) and gen.type_qualname == "generator"
+    items = link.take(gen, 10)
+    assert [t.tolist() for t in items] == [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]
+    assert link.take(gen, 10) == []  # used up, as a generator is
+    assert link.take(names["endless"](), 5) == [1] * 6  # limit + 1: it did not stop
+    with pytest.raises(RemoteError, match="second"):
+        link.take(names["fails_midway"](), 5)
 
 
 def test_autograd_crosses_the_boundary(names):

@@ -20,6 +20,7 @@ import random
 import sys
 import traceback
 import types
+from collections.abc import Iterator
 
 SANDBOX_MODULE_NAMES = ("d2l_learner_",)
 
@@ -165,6 +166,8 @@ class Sandbox:
                 kind = "namespace"
             elif callable(obj):
                 kind = "function"
+            elif isinstance(obj, Iterator):
+                kind = "object"  # a generator or another iterator: kept here, drawn from with `take`
             elif type(obj).__module__.split(".")[0] in ("numpy", "builtins"):
                 return None  # numpy arrays, sets, bytes ...: a description is enough
             else:
@@ -475,6 +478,20 @@ class Sandbox:
 
             raise BadMessage("a malformed attribute name")
         return self.result(getattr(target, name), dec, grad=False, check_mutation=False)
+
+    def op_take(self, header, blobs):
+        """The first `limit` items of an iterable object here (a learner's generator): a list the verifier can read,
+        with one more item than `limit` when the iterable goes on (so the verifier can say it never ends)."""
+        import itertools
+
+        from tutor.engine.wire import BadMessage
+
+        dec = self.decode(header, blobs)
+        target = self._resolve({"H": header.get("target")})
+        limit = header.get("limit")
+        if type(limit) is not int or not 0 <= limit <= 100_000:
+            raise BadMessage("a malformed limit")
+        return self.result(list(itertools.islice(iter(target), limit + 1)), dec, grad=False, check_mutation=False)
 
     def op_backward(self, header, blobs):
         torch = self.torch

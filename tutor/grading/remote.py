@@ -527,6 +527,16 @@ class Link:
                 raise AttributeError(name)
         return self._finish(reply, dec, Encoder())[0]
 
+    def take(self, obj: "RemoteObject", limit: int) -> list:
+        """The items of the sandbox iterable `obj` (a generator the learner's function returned), as a list of at
+        most limit + 1 items: more than `limit` means it did not stop. Errors inside the iteration are the
+        learner's, raised as RemoteError like any call's."""
+        reply, dec = self.request({"op": "take", "target": obj.hid, "limit": int(limit)})
+        value = self._finish(reply, dec, Encoder())[0]
+        if type(value) is not list:
+            raise SandboxBroken("a malformed answer to take")
+        return value
+
     def module_call(self, module: RemoteModule, args, kwargs):
         if module._d2l_broken:
             raise RemoteError({"type": ["builtins", "AttributeError"], "mro": ["builtins.AttributeError"],
