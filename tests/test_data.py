@@ -28,3 +28,18 @@ def test_batches_cover_one_epoch_once():
     X, y = shape_images(50, seed=1)
     seen = torch.cat([yb for _xb, yb in batches(X, torch.arange(50), 16)])
     assert sorted(seen.tolist()) == list(range(50))
+
+
+def test_spread_keeps_every_shape_near_the_centre():
+    X, y = shape_images(300, seed=5, noise=0.0, spread=3)
+    centre = (28 - STAMP) // 2  # 10: the top-left corner that centres a 7-pixel shape
+    lit = [img[0].nonzero() for img in X]
+    assert all(len(px) and px.min() >= centre - 3 and px.max() <= centre + 3 + STAMP - 1 for px in lit)
+    tops = {int(px[:, 0].min()) for px, label in zip(lit, y.tolist()) if label == 7}  # the filled square
+    assert tops == set(range(centre - 3 + 1, centre + 3 + 2))  # it starts one row inside its stamp
+    try:
+        shape_images(2, spread=-1)
+    except ValueError as exc:
+        assert "spread" in str(exc)
+    else:
+        raise AssertionError("a negative spread was accepted")

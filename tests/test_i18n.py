@@ -268,7 +268,7 @@ def test_lesson_grade_and_hint_take_the_number_of_each_book(ws, course, number, 
 
 @pytest.mark.parametrize("command,number,book,says", [
     ("lesson", "10.5", "course", "10.5 is d2l-zh's numbering (multi-head-attention): add --book zh."),
-    ("hint", "7.2", "zh", "7.2 is d2l-en's numbering (corr2d): add --book en."),
+    ("hint", "3.7", "zh", "3.7 is d2l-en's numbering (weight_decay): add --book en."),
     ("grade", "6.1", "en", "6.1 is this course's numbering (corr2d): add --book course."),
 ])
 def test_a_number_of_another_book_says_which_book(ws, command, number, book, says):

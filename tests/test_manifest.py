@@ -108,3 +108,19 @@ def test_malformed_exercises_are_rejected(tmp_path):
     write_course(tmp_path / "b", 'title = "t"\ntime_limit = 5\nrequires = []\nhints = ["a", "b", "c"]\n')
     with pytest.raises(ManifestError, match="missing 'points'"):
         load_course(tmp_path / "b")
+
+
+def test_a_lesson_practised_by_another_lessons_exercise_says_so(course, tmp_path):
+    from tutor.cli import lesson_footer
+
+    nin = course.lesson("nin")
+    assert not nin.exercises and [ex.id for ex in course.practice(nin)] == ["cnn_blocks"]
+    assert "d2l-tutor task cnn_blocks" in lesson_footer(nin, "en")[0]
+    assert "no exercise" in lesson_footer(course.lesson("alexnet"), "en")[0]
+    ok = 'title = "t"\npoints = 1\ntime_limit = 5\nrequires = []\nhints = ["a", "b", "c"]\n'
+    for name, practice in (("a", "nope"), ("b", "e")):  # an unknown id; the lesson's own exercise
+        write_course(tmp_path / name, ok)
+        toml = tmp_path / name / "course.toml"
+        toml.write_text(toml.read_text(encoding="utf-8") + f'practice = ["{practice}"]\n', encoding="utf-8")
+        with pytest.raises(ManifestError, match="not an exercise of another lesson"):
+            load_course(tmp_path / name)

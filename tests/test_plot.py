@@ -240,7 +240,7 @@ def test_every_plotted_metric_is_one_the_grader_reports(course):
     assert plotted == {"autograd": "error", "softmax_regression": "accuracy", "perceptron": "accuracy",
                        "weight_decay": "ratio", "init": "xavier_loss", "custom_layers": "test_mse", "corr2d": "error",
                        "conv_channels": "error", "pool2d": "accuracy", "batch_norm": "accuracy",
-                       "resnet": "accuracy",
+                       "resnet": "accuracy", "lenet": "accuracy", "inception": "accuracy", "cnn_blocks": "accuracy",
                        "dropout": "accuracy", "multihead_attention": "accuracy", "sequence_mask": "accuracy",
                        "beam_search": "advantage"}
 

@@ -358,6 +358,10 @@ def lesson_footer(les: Lesson, language: str) -> list[str]:
         first = les.exercises[0].id
         lines = [_("{numbers} · exercises: {ids} · the task: `d2l-tutor task {first}` · grade with `d2l-tutor grade "
                    "{first}`").format(numbers=numbers, ids=ids, first=first)]
+    elif les.practice:  # practised by the exercise of another lesson (NiN's nin_block is in VGG's cnn_blocks)
+        first = les.practice[0]
+        lines = [_("{numbers} · practised in the exercise {ids} of another section · the task: `d2l-tutor task "
+                   "{first}`").format(numbers=numbers, ids=", ".join(les.practice), first=first)]
     else:  # a lesson to read: its exercise, if any, comes with a later section
         lines = [_("{numbers} · no exercise in this section").format(numbers=numbers)]
     page = les.pages.get("zh" if language == "zh" else "en", "")

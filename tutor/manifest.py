@@ -155,6 +155,7 @@ class Lesson(Numbered):
     sections: dict = field(default_factory=dict, compare=False, hash=False)
     pages: dict = field(default_factory=dict, compare=False, hash=False)   # {"zh": url, "en": url}
     title_zh: str = ""
+    practice: tuple[str, ...] = ()  # ids of exercises of other lessons that also practise this one (NiN: cnn_blocks)
 
     @property
     def path(self) -> Path:
@@ -214,6 +215,10 @@ class Course:
                 needed.add(provider.id)
                 todo.extend(provider.given)
         return [ex for ex in self.exercises if ex.id in needed]
+
+    def practice(self, lesson: Lesson) -> list[Exercise]:
+        """The exercises of other lessons that `lesson`'s `practice` names (they also ask for this section's code)."""
+        return [ex for ex in self.exercises if ex.id in lesson.practice]
 
     def exercise(self, name: str, book: str | None = None) -> Exercise:
         """An exercise by id, or by its section number in any of the three numberings (`book` narrows it)."""
@@ -350,13 +355,20 @@ def parse_course(data: dict, root: Path) -> Course:
                                                sections=sections))
             lessons.append(Lesson(id=lid, title=_require(le, "title", where, str, manifest),
                                   title_zh=str(le.get("title_zh", "")), chapter=number, folder=folder,
-                                  exercises=tuple(exercises), sections=sections, pages=pages))
+                                  exercises=tuple(exercises), sections=sections, pages=pages,
+                                  practice=tuple(_strings(le.get("practice", []), f"{where}.practice", manifest))))
         chapters.append(Chapter(number=number, title=_require(ch, "title", f"chapter {number}", str, manifest),
                                 title_zh=str(ch.get("title_zh", "")), lessons=tuple(lessons), folder=folder))
     info = data.get("course", {})
     course = Course(title=info.get("title", "d2l-tutor"), title_zh=info.get("title_zh", ""),
                     chapters=tuple(chapters), root=root)
     _check_given(course, manifest)
+    ids = {ex.id for ex in course.exercises}
+    for lesson in course.lessons:
+        for eid in lesson.practice:
+            if eid not in ids or eid in {ex.id for ex in lesson.exercises}:
+                raise ManifestError(f"{manifest}: lesson {lesson.id}.practice names {eid!r}, which is not an exercise "
+                                    "of another lesson: list there only ids from other lessons' exercises")
     return course
 
 

@@ -36,11 +36,14 @@ def _stamps() -> torch.Tensor:
 
 
 def shape_images(n: int, *, size: int = 28, seed: int = 0, noise: float = 0.1, classes: int = 10,
+                 spread: int | None = None,
                  device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """`n` images (n, 1, size, size) float32 and their labels (n,) int64 in 0..classes-1.
 
     Each image is dark (0) with one shape of brightness 0.7 to 1.0 at a uniformly random position, plus Gaussian
-    noise of standard deviation `noise`. The same arguments give the same tensors on every machine (a CPU
+    noise of standard deviation `noise`. With `spread`, the shape's top-left corner lies at most `spread` pixels
+    from where it would centre the shape, in each direction (an easier set, for networks that learn slowly such as
+    the book's sigmoid LeNet); without it, anywhere in the image. The same arguments give the same tensors on every machine (a CPU
     generator draws everything; the result is then moved to `device`)."""
     if not 1 <= classes <= len(CLASSES):
         raise ValueError(f"classes must be 1 to {len(CLASSES)}, not {classes}")
@@ -49,8 +52,14 @@ def shape_images(n: int, *, size: int = 28, seed: int = 0, noise: float = 0.1, c
     gen = torch.Generator().manual_seed(seed)
     stamps = _stamps()[:classes]
     y = torch.randint(0, classes, (n,), generator=gen)
-    rows = torch.randint(0, size - STAMP + 1, (n,), generator=gen)
-    cols = torch.randint(0, size - STAMP + 1, (n,), generator=gen)
+    low, high = 0, size - STAMP
+    if spread is not None:
+        if spread < 0:
+            raise ValueError(f"spread must be 0 or more, not {spread}")
+        centre = (size - STAMP) // 2
+        low, high = max(low, centre - spread), min(high, centre + spread)
+    rows = torch.randint(low, high + 1, (n,), generator=gen)
+    cols = torch.randint(low, high + 1, (n,), generator=gen)
     bright = 0.7 + 0.3 * torch.rand(n, generator=gen)
     X = noise * torch.randn(n, 1, size, size, generator=gen)
     for i in range(n):

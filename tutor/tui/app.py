@@ -619,6 +619,10 @@ class TutorApp(App):
                               _("{n} points").format(n=ex.points) + ")" for ex in lesson.exercises)
             text += "\n\n---\n\n## " + _("Your exercise") + f"\n\n{links}\n\n" + \
                 _("Press **e** to open it, **t** for its task.") + "\n"
+        elif lesson.practice:  # this section's code is asked for by another lesson's exercise
+            links = "\n".join(f"- [{ex.id}: {ex.title_in(lang)}]({EXERCISE_LINK}{ex.id})"
+                              for ex in self.course.practice(lesson))
+            text += "\n\n---\n\n## " + _("Practised in") + f"\n\n{links}\n"
         numbers = " · ".join(f"{label} {lesson.section(b)}" for b, label in
                              (("course", _("course")), ("zh", "d2l-zh"), ("en", "d2l-en")))
         page = lesson.pages.get("zh" if lang == "zh" else "en")
