@@ -242,7 +242,8 @@ def test_every_plotted_metric_is_one_the_grader_reports(course):
                        "conv_channels": "error", "pool2d": "accuracy", "batch_norm": "accuracy",
                        "resnet": "accuracy", "lenet": "accuracy", "inception": "accuracy", "cnn_blocks": "accuracy",
                        "dropout": "accuracy", "multihead_attention": "accuracy", "sequence_mask": "accuracy",
-                       "beam_search": "advantage"}
+                       "beam_search": "advantage", "vocab": "perplexity", "seq_data": "carried",
+                       "rnn_scratch": "perplexity", "lstm": "perplexity", "nmt_data": "bleu", "seq2seq": "bleu"}
 
 
 def test_the_plot_does_not_import_torch():
