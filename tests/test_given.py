@@ -14,7 +14,7 @@ from tutor.manifest import ManifestError, load_course
 
 from .conftest import REPO
 
-MHA = "multihead_attention"
+ADDITIVE = "additive_attention"  # given sequence_mask (11.7); multihead_attention is in turn given its masked_softmax
 
 
 def solution_with(course, exercise_id: str, old: str, new: str) -> str:
@@ -24,12 +24,12 @@ def solution_with(course, exercise_id: str, old: str, new: str) -> str:
 
 
 def test_the_manifest_resolves_given_names_to_the_exercise_that_asks_for_them(course):
-    mha = course.exercise(MHA)
-    assert mha.given == ("sequence_mask",)
+    additive = course.exercise(ADDITIVE)
+    assert additive.given == ("sequence_mask",)
     assert course.provider("sequence_mask").id == "sequence_mask"
-    assert [ex.id for ex in course.given_chain(mha)] == ["sequence_mask"]
+    assert [ex.id for ex in course.given_chain(additive)] == ["sequence_mask"]
     assert course.given_chain(course.exercise("corr2d")) == []
-    assert 'from tutor.given import sequence_mask' in mha.stub_path.read_text(encoding="utf-8")
+    assert 'from tutor.given import sequence_mask' in additive.stub_path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("given, says", [
@@ -53,24 +53,24 @@ def test_a_given_name_must_come_from_an_earlier_exercise_and_never_be_the_exerci
 def test_a_file_built_on_the_given_helper_gets_full_marks(grade_source, course):
     # masked_softmax written with the given sequence_mask instead of its own arange mask
     source = solution_with(
-        course, MHA,
+        course, ADDITIVE,
         "    keep = torch.arange(num_keys, device=X.device)[None, :] < lens.to(X.device)[:, None]  "
         "# (batch * queries, keys)\n"
         "    scores = X.reshape(-1, num_keys).masked_fill(~keep, -1e6)  # a new tensor: X itself is left alone\n",
         "    scores = sequence_mask(X.reshape(-1, num_keys), lens, value=-1e6)\n")
     source = "from tutor.given import sequence_mask\n" + source
-    result = grade_source(MHA, source)
+    result = grade_source(ADDITIVE, source)
     assert result.status == GRADED, result.problem
-    assert result.score == result.max_score == course.exercise(MHA).points, [
+    assert result.score == result.max_score == course.exercise(ADDITIVE).points, [
         (t.name, t.failure) for t in result.tests if not t.passed]
 
 
 def test_a_name_that_is_not_given_is_a_clear_import_error_when_graded(grade_source, course):
-    source = "from tutor.given import masked_softmax\n" + course.exercise(MHA).stub_path.read_text(encoding="utf-8")
-    result = grade_source(MHA, source)
+    source = "from tutor.given import masked_softmax\n" + course.exercise(ADDITIVE).stub_path.read_text(encoding="utf-8")
+    result = grade_source(ADDITIVE, source)
     assert result.score == 0
     text = str(result.problem)
-    assert "does not give 'masked_softmax' to exercise multihead_attention" in text, text
+    assert "does not give 'masked_softmax' to exercise additive_attention" in text, text
     assert "it gives: sequence_mask" in text
 
 
@@ -81,7 +81,7 @@ def run_file(tmp_path, name: str, code: str) -> subprocess.CompletedProcess:
 
 
 def test_in_the_learners_own_python_an_exercise_file_gets_its_given_names_only(tmp_path):
-    ok = run_file(tmp_path, f"{MHA}.py", "import torch\nfrom tutor.given import sequence_mask\n"
+    ok = run_file(tmp_path, f"{ADDITIVE}.py", "import torch\nfrom tutor.given import sequence_mask\n"
                   "print(sequence_mask(torch.ones(2, 3), torch.tensor([1, 2])).tolist())\n")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == "[[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]"
@@ -97,7 +97,7 @@ def test_check_finds_a_given_name_the_stub_does_not_import_and_a_reference_that_
 
     copy = tmp_path / "course"
     shutil.copytree(REPO / "course", copy)
-    folder = copy / "12-attention" / MHA
+    folder = copy / "12-attention" / ADDITIVE
     stub = folder / "stub.py"
     stub.write_text(stub.read_text(encoding="utf-8").replace("from tutor.given import sequence_mask\n", ""),
                     encoding="utf-8")
@@ -109,7 +109,7 @@ def test_check_finds_a_given_name_the_stub_does_not_import_and_a_reference_that_
         found = given_problems(load_course(copy))
     finally:
         load_course.cache_clear()
-    assert (f"12-attention/{MHA}/stub.py", "the given sequence_mask is not imported (from tutor.given import "
+    assert (f"12-attention/{ADDITIVE}/stub.py", "the given sequence_mask is not imported (from tutor.given import "
                                              "sequence_mask)") in found
     assert any(where.endswith("exercise.toml") and "sequence_mask calls torch.arange" in what
                for where, what in found), found

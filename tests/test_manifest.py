@@ -62,6 +62,13 @@ def test_lessons_are_markdown_without_latex(course):
         assert "\\frac" not in text and "$$" not in text, f"{lesson.id}: the terminal has no LaTeX"
 
 
+def test_every_lesson_is_a_whole_lesson_in_both_languages(course):
+    """The course standard asks for 80 to 250 lines; a stub or a forgotten placeholder is far below it."""
+    short = [f"{path.name}: {n} lines" for lesson in course.lessons for path in (lesson.path, lesson.path_in("zh"))
+             if (n := len(path.read_text(encoding="utf-8").splitlines())) < 80]
+    assert not short, short
+
+
 def test_unknown_ids_get_suggestions(course):
     with pytest.raises(UnknownExercise) as info:
         course.exercise("sequencemask")

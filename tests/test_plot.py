@@ -243,7 +243,10 @@ def test_every_plotted_metric_is_one_the_grader_reports(course):
                        "resnet": "accuracy", "lenet": "accuracy", "inception": "accuracy", "cnn_blocks": "accuracy",
                        "dropout": "accuracy", "multihead_attention": "accuracy", "sequence_mask": "accuracy",
                        "beam_search": "advantage", "vocab": "perplexity", "seq_data": "carried",
-                       "rnn_scratch": "perplexity", "lstm": "perplexity", "nmt_data": "bleu", "seq2seq": "bleu"}
+                       "rnn_scratch": "perplexity", "lstm": "perplexity", "nmt_data": "bleu", "seq2seq": "bleu",
+                       "nadaraya_watson": "test_mse", "additive_attention": "accuracy", "bahdanau": "bleu",
+                       "positional_encoding": "accuracy", "transformer": "accuracy", "optimizers": "excess_loss",
+                       "bert": "score"}
 
 
 def test_the_plot_does_not_import_torch():

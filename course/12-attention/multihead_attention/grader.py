@@ -46,57 +46,6 @@ def softmax_variant(X, valid_lens, *, value=-1e6, extra=0, repeat=False, after=F
     return torch.softmax(X.masked_fill(~keep, value), dim=dim)
 
 
-def wrong_axis(dim):
-    return TestFailure("  The softmax ran over dimension {dim}: each query's weights over the K keys (the last "
-                       "dimension) must sum to 1. Use torch.softmax(X, dim=-1).",
-                       mistake="multihead_attention.softmax_wrong_axis", dim=dim)
-
-
-def softmax_diagnosis(got, X, valid_lens):
-    """The typical wrong masked_softmax versions that `got` matches: {mistake id: a TestFailure part naming it}."""
-    if valid_lens is None:
-        variants = [(torch.softmax(X, dim=d), "multihead_attention.softmax_wrong_axis", lambda d=d: wrong_axis(d))
-                    for d in (0, 1)]
-    else:
-        variants = [
-            (torch.softmax(X, dim=-1), "multihead_attention.mask_missing",
-             lambda: TestFailure("  Nothing was masked: the weights past each valid length must be 0. Build a "
-                                 "(B * Q, K) boolean mask from torch.arange(K) and the valid lengths.",
-                                 mistake="multihead_attention.mask_missing")),
-            (softmax_variant(X, valid_lens, extra=1), "multihead_attention.mask_boundary_included",
-             lambda: TestFailure("  One key too many is kept: the position k == valid length is the first masked one. "
-                                 "Compare with <, not <=.", mistake="multihead_attention.mask_boundary_included")),
-            (softmax_variant(X, valid_lens, extra=-1), "multihead_attention.mask_last_key",
-             lambda: TestFailure("  The last valid key is masked too: keep every k < valid length.",
-                                 mistake="multihead_attention.mask_last_key")),
-            (softmax_variant(X, valid_lens, value=0.0), "multihead_attention.mask_value_zero",
-             lambda: TestFailure("  The masked scores were set to 0 before the softmax, so they still get weight "
-                                 "exp(0). Replace them by -1e6.", mistake="multihead_attention.mask_value_zero")),
-            (softmax_variant(X, valid_lens, after=True), "multihead_attention.mask_after_softmax",
-             lambda: TestFailure("  The weights were masked AFTER the softmax, so the rows no longer sum to 1. Replace "
-                                 "the masked scores by -1e6 BEFORE the softmax.",
-                                 mistake="multihead_attention.mask_after_softmax")),
-            (softmax_variant(X, valid_lens, dim=1), "multihead_attention.softmax_wrong_axis",
-             lambda: wrong_axis(1)),
-        ]
-        if valid_lens.dim() == 1 and X.shape[0] > 1 and X.shape[1] > 1:
-            variants.append((softmax_variant(X, valid_lens, repeat=True), "multihead_attention.softmax_lens_repeat",
-                             lambda: TestFailure(
-                                 "  Row b * Q + q of the flattened (B * Q, K) scores got the wrong length: "
-                                 "valid_lens.repeat(Q) gives [l0, l1, l0, l1, ...], but the rows of item b are "
-                                 "consecutive, so each length must be repeated Q times in a row: "
-                                 "torch.repeat_interleave(valid_lens, Q) gives [l0, l0, l1, l1, ...].",
-                                 mistake="multihead_attention.softmax_lens_repeat")))
-    expected = softmax_variant(X, valid_lens)
-    g = got.detach()
-    found = {}
-    for candidate, key, why in variants:
-        if key not in found and candidate.shape == g.shape and not torch.allclose(candidate, expected, atol=1e-6) \
-                and torch.allclose(g.to(candidate.dtype), candidate, atol=1e-5, rtol=1e-4):
-            found[key] = why
-    return found
-
-
 def attention_variant(queries, keys, values, valid_lens, scale):
     scores = torch.bmm(queries, keys.transpose(1, 2)) / scale
     return torch.bmm(softmax_variant(scores, valid_lens), values)
@@ -170,7 +119,7 @@ def call(ctx, module, what, *args):
     except RemoteError as exc:
         failure = ctx.explain(exc, text)
         own_attention = module.is_instance(ctx.learner("DotProductAttention"))
-        parts = ["masked_softmax"] if own_attention else BUILDING_BLOCKS
+        parts = () if own_attention else BUILDING_BLOCKS
         note = dependency_note(ctx, parts)
         if note is not None:
             failure.with_part(note)
@@ -187,7 +136,7 @@ def call(ctx, module, what, *args):
     return got, text
 
 
-BUILDING_BLOCKS = ("masked_softmax", "transpose_qkv", "transpose_output", "DotProductAttention")
+BUILDING_BLOCKS = ("transpose_qkv", "transpose_output", "DotProductAttention")
 
 
 def broken_blocks(ctx):
@@ -195,10 +144,8 @@ def broken_blocks(ctx):
     if getattr(ctx, "_broken_blocks", None) is not None:
         return ctx._broken_blocks
     dev = ctx.device
-    X = randn((2, 3, 5), dev, 90)
     queries, keys, values = randn((4, 3, 2), dev, 91), randn((4, 5, 2), dev, 92), randn((4, 5, 3), dev, 93)
     cases = {
-        "masked_softmax": [(X, None), (X, lens([2, 5], dev)), (X, lens([[1, 2, 3], [5, 4, 1]], dev))],
         "transpose_qkv": [(randn((2, 3, 4), dev, 94), 2), (randn((3, 2, 6), dev, 95), 3)],
         "transpose_output": [(randn((4, 3, 2), dev, 96), 2), (randn((6, 2, 4), dev, 97), 3)],
     }
@@ -372,118 +319,14 @@ def lens_variants(num_heads):
     ]
 
 
-# -- masked_softmax ------------------------------------------------------------------------------------------------
-
-def softmax_cases(device, two_d=False):
-    """Small (X, valid_lens) pairs, smallest first, with small integer scores so a failure prints readably."""
-    gen = torch.Generator().manual_seed(12)
-    shapes = sorted(((b, q, k) for b in range(1, 4) for q in range(1, 4) for k in range(1, 5)),
-                    key=lambda s: (s[0] * s[1] * s[2], s))
-    for b, q, k in shapes:
-        X = torch.randint(-2, 3, (b, q, k), generator=gen).float().to(device)
-        shape = (b, q) if two_d else (b,)
-        yield X, torch.randint(1, k + 1, shape, generator=gen).to(device)
-
-
 def shown(value, indent):
     """fmt_tensor, with the lines after the first indented to line up under it."""
     return fmt_tensor(value).replace("\n", "\n" + " " * indent)
 
 
-def wrote_into_X():
-    return TestFailure("  Your masked_softmax also wrote into X itself, the caller's scores (X[...] = value, or "
-                       "masked_fill_ on a view of X). That is not what makes these weights wrong, but it is safer to "
-                       "mask a copy: X.reshape(-1, K).masked_fill(~mask, -1e6) returns a new tensor.",
-                       mistake="multihead_attention.softmax_writes_input")
-
-
-def check_softmax(ctx, X, valid_lens, two_d=False):
-    """Compare the learner's masked_softmax with the reference and name a familiar mistake. Writing into X is not
-    wrong by itself (the book's own masked_softmax does it), but when the weights are wrong it is said too."""
-    fn = ctx.fn("masked_softmax")
-    what = fn.describe(X, valid_lens)
-    X_arg = X.clone()
-    got = fn(X_arg, None if valid_lens is None else valid_lens.clone())
-    wrote = fn.mutated(X_arg) is not None
-    check_type(got, what)
-    expected = ctx.ref("masked_softmax")(X, valid_lens)
-    if got.shape == expected.shape and got.device == expected.device and \
-            not torch.allclose(got.detach().to(expected), expected, atol=1e-6, rtol=1e-5):
-        whys = softmax_diagnosis(got, X, valid_lens)
-        if len(whys) > 1:  # X too regular to tell the mistakes apart: ask again with random scores
-            X2 = randn(tuple(X.shape), ctx.device, 13)
-            got2 = fn(X2.clone(), None if valid_lens is None else valid_lens.clone())
-            if isinstance(got2, torch.Tensor) and got2.shape == X2.shape and got2.device == X2.device:
-                again = softmax_diagnosis(got2, X2, valid_lens)
-                whys = {key: why for key, why in whys.items() if key in again}
-        if len(whys) == 1:
-            (why,) = whys.values()
-            failure = TestFailure("{what} returned the wrong weights.\n    X          = {X}\n    valid_lens = "
-                                  "{valid_lens}\n    expected   = {expected}\n    got        = {got}", what=what,
-                                  X=shown(X, 17), valid_lens=shown(valid_lens, 17), expected=shown(expected, 17),
-                                  got=shown(got, 17)).with_part(why())
-            raise (failure.with_part(wrote_into_X()) if wrote else failure)
-    try:
-        ctx.compare("masked_softmax", X, valid_lens, shrink=softmax_cases(ctx.device, two_d), atol=1e-6, rtol=1e-5)
-    except TestFailure as failure:
-        raise (failure.with_part(wrote_into_X()) if wrote else failure) from None
-    return got
-
-
-@grader.test("masked_softmax without a mask and with one valid length per batch item", points=1, hidden=True)
-def softmax_1d(ctx):
-    """valid_lens None gives the plain softmax; a (B,) tensor masks the same keys for every query of an item."""
-    check_softmax(ctx, randn((2, 3, 5), ctx.device, 1), None)
-    check_softmax(ctx, torch.zeros(2, 2, 4, device=ctx.device), lens([2, 3], ctx.device))
-    check_softmax(ctx, randn((3, 4, 5), ctx.device, 2), lens([2, 5, 1], ctx.device))
-
-
-def check_softmax_written(ctx, X, valid_lens, expected):
-    """The learner's masked_softmax(X, valid_lens) against `expected`, worked out in the test."""
-    fn = ctx.fn("masked_softmax")
-    X_arg = X.clone()
-    got = fn(X_arg, valid_lens.clone())
-    wrote = fn.mutated(X_arg) is not None
-    check_type(got, fn.describe(X, valid_lens))
-    try:
-        ctx.compare("masked_softmax", X, valid_lens, expected=expected, atol=1e-6, rtol=1e-5)
-    except TestFailure as failure:
-        raise (failure.with_part(wrote_into_X()) if wrote else failure) from None
-    return got
-
-
-@grader.test("masked_softmax with one valid length per query: masked weights exactly 0, rows sum to 1", points=1)
-def softmax_2d(ctx):
-    """A (B, Q) valid_lens tensor. Equal scores give each of the first valid_lens[b, q] keys the weight
-    1 / valid_lens[b, q]; random scores give row (b, q) the softmax of its first valid_lens[b, q] scores. The
-    weights past each length are exactly 0 and every row sums to 1."""
-    third = 1 / 3
-    check_softmax_written(ctx, torch.zeros(2, 2, 4, device=ctx.device), lens([[1, 3], [2, 4]], ctx.device),
-                          torch.tensor([[[1.0, 0.0, 0.0, 0.0], [third, third, third, 0.0]],
-                                        [[0.5, 0.5, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]]], device=ctx.device))
-    X = randn((3, 4, 6), ctx.device, 3) * 4
-    valid_lens = lens([[1, 6, 3, 2], [4, 4, 1, 5], [2, 3, 6, 1]], ctx.device)
-    expected = torch.zeros_like(X)
-    for b in range(3):
-        for q in range(4):
-            n = int(valid_lens[b, q])
-            expected[b, q, :n] = torch.softmax(X[b, q, :n], dim=-1)  # the definition, one row at a time
-    got = check_softmax_written(ctx, X, valid_lens, expected)
-    masked = torch.arange(6, device=ctx.device)[None, None, :] >= valid_lens[:, :, None]
-    what = ctx.fn("masked_softmax").describe(X, valid_lens)
-    if bool((got.detach()[masked] != 0).any()):
-        raise TestFailure("{what}: a masked weight is {largest:.3g} instead of exactly 0. Replace the masked scores by "
-                          "-1e6 (not a small number) before the softmax.",
-                          mistake="multihead_attention.mask_value_small", what=what,
-                          largest=float(got.detach()[masked].abs().max()))
-    sums = got.detach().sum(dim=-1)
-    if not torch.allclose(sums, torch.ones_like(sums), atol=1e-5):
-        raise TestFailure("{what}: the rows sum to {sums} instead of 1.", what=what, sums=fmt_tensor(sums))
-
-
 # -- DotProductAttention -------------------------------------------------------------------------------------------
 
-@grader.test("DotProductAttention scales by √d and stores attention_weights", points=1, hidden=True)
+@grader.test("DotProductAttention scales by √d and stores attention_weights", points=2, hidden=True)
 def dot_product_attention(ctx):
     """Random queries (d = 6) against 5 keys, with and without valid lengths; dropout 0, eval mode."""
     attention, what = construct(ctx, "DotProductAttention", 0.0)
@@ -499,8 +342,8 @@ def dot_product_attention(ctx):
             check_tensor(got, expected, f"{text} with valid_lens = "
                          f"{None if valid_lens is None else valid_lens.tolist()}", atol=1e-5, rtol=1e-4)
         except TestFailure as failure:
-            why = dependency_note(ctx, ["masked_softmax"])
-            if why is None and got.shape == expected.shape and got.device == expected.device:
+            why = None
+            if got.shape == expected.shape and got.device == expected.device:
                 why = first_match(got, expected, [
                     (attention_variant(queries, keys, values, valid_lens, 1.0),
                      lambda: TestFailure("  The scores are not scaled: divide queries @ keysᵀ by √d, d = "
@@ -524,6 +367,36 @@ def dot_product_attention(ctx):
                               mistake="multihead_attention.attention_weights_missing", text=text,
                               got=describe(weights))
         check_tensor(weights, ref.attention_weights, f"self.attention_weights after {text}", atol=1e-6, rtol=1e-5)
+
+
+@grader.test("DotProductAttention gives the keys past each valid length weight 0 (1-D and 2-D valid_lens)", points=1)
+def dot_product_masking(ctx):
+    """Random queries against 5 keys; the expected output is worked out one query at a time from the definition:
+    softmax(q · k_j / √d over the first n keys) times those n values, n the query's valid length. Dropout 0, eval
+    mode."""
+    attention, what = construct(ctx, "DotProductAttention", 0.0)
+    B, Q, K, d, v = 3, 2, 5, 4, 3
+    queries, keys, values = randn((B, Q, d), ctx.device, 14), randn((B, K, d), ctx.device, 15), randn((B, K, v), ctx.device, 16)
+    for valid in ([2, 5, 1], [[1, 3], [5, 2], [4, 4]]):
+        valid_lens = lens(valid, ctx.device)
+        expected = torch.zeros(B, Q, v, device=ctx.device)
+        for b in range(B):
+            for q in range(Q):
+                n = int(valid_lens[b] if valid_lens.dim() == 1 else valid_lens[b, q])
+                weights = torch.softmax(keys[b, :n] @ queries[b, q] / math.sqrt(d), dim=0)
+                expected[b, q] = weights @ values[b, :n]
+        with torch.no_grad():
+            got, text = call(ctx, attention, what, queries, keys, values, valid_lens)
+        try:
+            check_tensor(got, expected, f"{text} with valid_lens = {valid}, compared with the definition worked out "
+                         "one query at a time", atol=1e-5, rtol=1e-4)
+        except TestFailure as failure:
+            why = None
+            if got.shape == expected.shape and got.device == expected.device and torch.allclose(
+                    got.detach(), attention_variant(queries, keys, values, None, math.sqrt(d)), atol=1e-5, rtol=1e-4):
+                why = TestFailure("  valid_lens has no effect: compute the weights with the given masked_softmax(scores, "
+                                  "valid_lens).", mistake="multihead_attention.attention_lens_ignored")
+            raise (failure.with_part(why) if why is not None else failure) from None
 
 
 # -- transpose_qkv / transpose_output ----------------------------------------------------------------------------

@@ -1,11 +1,11 @@
-"""Exercise multihead_attention: masked softmax, scaled dot-product attention and multi-head attention
+"""Exercise multihead_attention: scaled dot-product attention and multi-head attention
 (course 12.2-12.5; d2l-zh 10.2-10.5, d2l-en 11.2-11.5).
 
 Read the lesson first:   d2l-tutor lesson multihead_attention
 Grade your work:         d2l-tutor grade multihead_attention
 Stuck? Ask for a hint:   d2l-tutor hint multihead_attention
 
-Write the five pieces in order: each one uses the ones above it. Shapes below use
+Write the four pieces in order: each one uses the ones above it. Shapes below use
 B = batch size, Q = number of queries, K = number of key-value pairs.
 """
 
@@ -14,55 +14,10 @@ import math
 import torch
 from torch import nn
 
-# Given: sequence_mask(X, valid_len, value=0) from exercise sequence_mask (course 11.7), the reference answer.
-# It returns a copy of X with every step t >= valid_len[b] of row b set to `value`. Use it or not, as you like.
-from tutor.given import sequence_mask
-
-
-def masked_softmax(X, valid_lens):
-    """Softmax over the last axis of X, ignoring the keys past each valid length.
-
-    Arguments:
-        X: a float tensor of shape (B, Q, K): attention scores, one row of K
-            scores per query.
-        valid_lens: None, or an integer tensor on X's device of shape
-            * (B,):   batch item b may look at its first valid_lens[b] keys,
-                      the same for every one of its Q queries;
-            * (B, Q): query q of batch item b may look at its first
-                      valid_lens[b, q] keys.
-            Every valid length is between 1 and K.
-
-    Returns:
-        A tensor with X's shape, dtype and device. With valid_lens None it is
-        the plain softmax over the last axis. Otherwise, in row (b, q), every
-        score at a key position k >= its valid length is replaced by -1e6
-        before the softmax (the course's choice), so after the softmax those
-        weights are exactly 0 and the remaining weights of the row sum to 1.
-
-    Requirements the hidden tests check:
-        * Both shapes of valid_lens. A (B,) tensor must be expanded so that
-          all Q rows of item b get valid_lens[b]: when X is flattened to
-          (B * Q, K), row b * Q + q belongs to item b, which is what
-          torch.repeat_interleave(valid_lens, Q) gives (not valid_lens.repeat(Q)).
-        * Mask BEFORE the softmax, with a large negative number (-1e6), not 0.
-        * The position k == valid length is the first masked one (use <).
-        * The masking is yours to write: with the given sequence_mask on the
-          flattened (B * Q, K) scores, or with your own mask (torch.arange and
-          broadcasting) built on X's device.
-
-    Example:
-        >>> masked_softmax(torch.zeros(2, 2, 4), torch.tensor([2, 3]))
-        tensor([[[0.5000, 0.5000, 0.0000, 0.0000],
-                 [0.5000, 0.5000, 0.0000, 0.0000]],
-                [[0.3333, 0.3333, 0.3333, 0.0000],
-                 [0.3333, 0.3333, 0.3333, 0.0000]]])
-        >>> masked_softmax(torch.zeros(2, 2, 4), torch.tensor([[1, 3], [2, 4]]))
-        tensor([[[1.0000, 0.0000, 0.0000, 0.0000],
-                 [0.3333, 0.3333, 0.3333, 0.0000]],
-                [[0.5000, 0.5000, 0.0000, 0.0000],
-                 [0.2500, 0.2500, 0.2500, 0.2500]]])
-    """
-    raise NotImplementedError("masked_softmax is not written yet: replace this line with your implementation")
+# Given: masked_softmax(X, valid_lens) from exercise additive_attention (course 12.2), the reference answer.
+# X: (B, Q, K) scores; valid_lens: None, (B,) or (B, Q). It returns the softmax over the last axis with every key
+# at a position k >= its valid length given weight exactly 0 (its score replaced by -1e6 before the softmax).
+from tutor.given import masked_softmax
 
 
 class DotProductAttention(nn.Module):
