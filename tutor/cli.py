@@ -803,6 +803,47 @@ def launch_tui(ws: Optional[Workspace], *, start: Optional[Exercise] = None, dev
         raise typer.Exit(code)
 
 
+@app.command(help=_("Serve the full-screen tutor in a browser (textual-serve): each browser tab gets its own tutor on "
+                    "this workspace. Local-only unless --public."))
+def serve(
+    host: Annotated[str, typer.Option(help=_("The address to listen on (127.0.0.1, localhost or ::1 unless "
+                                             "--public)."))] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help=_("The port to listen on."))] = 8000,
+    public: Annotated[bool, typer.Option("--public", help=_("Allow listening on an address other machines can "
+                                                            "reach (anyone who reaches it can run code here)."))] = False,
+    workspace: WorkspaceOpt = None,
+    device: Annotated[str, typer.Option(help=_("Where grading runs: auto (cuda when available), cpu or cuda."))] = "auto",
+    cold: Annotated[bool, typer.Option("--cold", help=_("Start a new grading process for every run instead of "
+                                                        "forking a warm one (slower; for debugging)."))] = False,
+    lang: LangOpt = None,
+    book: BookOpt = None,
+) -> None:
+    local = host.strip().strip("[]").lower() in ("127.0.0.1", "localhost", "::1")
+    if not local and not public:
+        raise fail(_("{host} is not a local address: anyone who can reach it could run code on this machine as you; "
+                     "add --public to serve on it anyway.").format(host=host), EXIT_USAGE)
+    if not 0 < port < 65536:
+        raise fail(_("--port must be between 1 and 65535, not {value}.").format(value=port), EXIT_USAGE)
+    check_device(device)
+    ws = workspace_or_exit(workspace)
+    prefs(ws, lang, book)  # remembered in the workspace: every tab's tutor reads them from there
+    try:
+        with open_progress(ws) as db:
+            db.summaries()  # fail now, not in every browser tab, on a damaged database
+    except ProgressError as exc:
+        raise fail(str(exc), EXIT_WORKSPACE) from None
+    try:
+        from tutor.serve import serve as run_server
+    except ImportError as exc:
+        raise fail(_("serving in a browser needs textual-serve ({reason}); install it with `pip install "
+                     "textual-serve`.").format(reason=exc), EXIT_INTERNAL) from None
+    if not local:
+        err.print(f"[bold yellow]{escape(_('warning:'))}[/] " + escape(
+            _("serving on {host}: anyone who can reach this address can run code on this machine as this user.")
+            .format(host=host)), soft_wrap=True)
+    run_server(ws.root, host=host, port=port, device=device, cold=cold)
+
+
 def _subcommands() -> None:
     """Command groups that live in their own modules (light at import: no torch)."""
     from tutor.autograder import autograder_app
