@@ -187,6 +187,10 @@ def test_a_learner_module_is_mirrored_with_its_state(names):
     again = net(x)
     assert torch.allclose(again, again[0].expand_as(again))  # every row the same: the new weights were used
     assert {"lin.weight", "norm.running_mean", "lazy.weight"} <= set(net.state_dict())
+    # the sandbox's own module behind the mirror: a handle that learner code can be given
+    own = net.in_sandbox()
+    assert isinstance(own, RemoteObject) and own.type_qualname == "Net" and own.seen == 5
+    assert own.training is False  # the last forward ran there in the mirror's eval mode
 
 
 def test_super_init_forgotten_is_reported(names):

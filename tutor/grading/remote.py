@@ -285,6 +285,14 @@ class RemoteModule(_Mirror):
         """True when the learner's __init__ never called super().__init__(), so there is no module to mirror."""
         return self._d2l_broken
 
+    def in_sandbox(self) -> "RemoteObject":
+        """The sandbox's own module behind this mirror, as a plain handle: an argument learner code can receive
+        (it calls net.eval(), net.parameters() ... on a real module), and whose attributes and methods run there.
+        The mirror's tensors are not put in place for it: load what it needs with load_state_dict first."""
+        info = {"H": self._d2l_hid, "kind": "object", "type": list(self._d2l_info["type"]), "mro": self.mro,
+                "repr": self._d2l_info.get("repr", "")}
+        return RemoteObject(self._d2l_link, info)
+
     def forward(self, *args, **kwargs):
         return self._d2l_link.module_call(self, args, kwargs)
 

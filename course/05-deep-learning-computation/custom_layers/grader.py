@@ -7,7 +7,7 @@ code). The hidden ones check gradients, the files save_params writes and load_pa
 How the learner's modules are built. A learner class called here is built in the sandbox and comes back as a
 RemoteModule: its parameters are mirrored here, its forward runs in the sandbox (tutor.grading.remote). A
 MySequential needs modules as its arguments, and the engine does not pass a RemoteModule back into learner code
-(in general the sandbox's copy of its parameters may be stale). `in_sandbox` passes the sandbox's own object
+(in general the sandbox's copy of its parameters may be stale). `RemoteModule.in_sandbox()` passes the sandbox's own object
 instead, which is safe here because every module passed on was built in the sandbox a moment before and never
 changed on this side: the values a test sets, it sets on the outer module's mirror afterwards. Torch's own layers
 (nn.Linear, nn.ReLU) are built in the sandbox through a handle on torch.nn, so the MySequential tests do not
@@ -43,13 +43,6 @@ def randn(shape, device, seed, scale=1.0):
 
 # -- building modules in the sandbox -------------------------------------------------------------------------------
 
-def in_sandbox(module):
-    """The sandbox's own object behind `module` (a fresh RemoteModule), as an argument learner code can receive."""
-    info = {"H": module.hid, "kind": "object", "type": list(module._d2l_info["type"]), "mro": module.mro,
-            "repr": module._d2l_info.get("repr", "")}
-    return RemoteObject(module._d2l_link, info)
-
-
 def torch_nn(ctx):
     return ctx.link.import_module("torch.nn")
 
@@ -71,7 +64,7 @@ def construct(ctx, name, *args, what=None):
     """The learner's module `name` built with `args` (modules are passed as the sandbox's own objects)."""
     cls = learner_class(ctx, name)
     what = what or f"{name}({', '.join(repr(a) for a in args)})"
-    passed = [in_sandbox(a) if isinstance(a, RemoteModule) else a for a in args]
+    passed = [a.in_sandbox() if isinstance(a, RemoteModule) else a for a in args]
     try:
         module = cls(*passed)
     except RemoteError as exc:
@@ -498,10 +491,10 @@ def torch_net(ctx, seed):
     ctx.seed(seed)
     layers = [torch_layer(ctx, "Linear", 4, 8), torch_layer(ctx, "BatchNorm1d", 8), torch_layer(ctx, "ReLU"),
               torch_layer(ctx, "Linear", 8, 2)]
-    net = torch_nn(ctx).Sequential(*[in_sandbox(layer) for layer in layers])
+    net = torch_nn(ctx).Sequential(*[layer.in_sandbox() for layer in layers])
     with torch.no_grad():
-        in_sandbox(net)(randn((16, 4), "cpu", seed + 1, scale=2.0) + 1.0)  # runs on the sandbox's own object
-    return ctx.link.ping(in_sandbox(net))[0]  # a fresh mirror: the sandbox's values after that step
+        net.in_sandbox()(randn((16, 4), "cpu", seed + 1, scale=2.0) + 1.0)  # runs on the sandbox's own object
+    return ctx.link.ping(net.in_sandbox())[0]  # a fresh mirror: the sandbox's values after that step
 
 
 def sandbox_torch(ctx):
@@ -550,7 +543,7 @@ def save_writes_state_dict(ctx):
     net = torch_net(ctx, 61)
     expected = snapshot(net)
     save = ctx.fn("save_params")
-    save(in_sandbox(net), SAVE_PATH)
+    save(net.in_sandbox(), SAVE_PATH)
     what = f"save_params(net, {SAVE_PATH!r})"
     torch_r = sandbox_torch(ctx)
     try:
@@ -597,13 +590,13 @@ def load_fills_fresh_net(ctx):
     source = torch_net(ctx, 71)
     expected = snapshot(source)
     torch_r = sandbox_torch(ctx)
-    torch_r.save(in_sandbox(source).state_dict(), path)
+    torch_r.save(source.in_sandbox().state_dict(), path)
     fresh = torch_net(ctx, 72)
     made = []
 
     def net_factory():
         made.append(True)
-        return in_sandbox(fresh)
+        return fresh.in_sandbox()
 
     what = f"load_params(net_factory, {path!r})"
     load = ctx.fn("load_params")

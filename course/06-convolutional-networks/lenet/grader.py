@@ -2,8 +2,8 @@
 
 lenet() returns a learner nn.Module: the verifier sees a mirror (tutor/grading/remote.py) that holds its parameters
 and whose children say their class names; each layer is run on its own in the sandbox for the shape table.
-evaluate_accuracy gets the sandbox's own module (`in_sandbox`, as in the custom_layers grader): a small nn.Linear
-built there, so that the learner's code can call net.eval() and net.parameters() on a real module, and a plain list
+evaluate_accuracy gets the sandbox's own module (`RemoteModule.in_sandbox()`): a small nn.Linear built there, so
+that the learner's code can call net.eval() and net.parameters() on a real module, and a plain list
 of (X, y) tuples as its data iterator. A forward pre-hook (a function of the grader, called back from the sandbox)
 records the mode and device each batch arrives with.
 
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from tutor.grading import Grader, TestFailure, check_type, describe
 from tutor.grading.data import batches, shape_images
-from tutor.grading.remote import RemoteModule, RemoteObject
+from tutor.grading.remote import RemoteModule
 
 grader = Grader("lenet")
 
@@ -33,13 +33,6 @@ TABLE = [
 PARAMS = [156, 0, 0, 2416, 0, 0, 0, 48120, 0, 10164, 0, 850]
 TOTAL = 61706
 SHAPE_TABLE = "the book's shape table: each layer's output for a 1x1x28x28 input"
-
-
-def in_sandbox(module):
-    """The sandbox's own object behind `module` (a RemoteModule), as an argument learner code can receive."""
-    info = {"H": module.hid, "kind": "object", "type": list(module._d2l_info["type"]), "mro": module.mro,
-            "repr": module._d2l_info.get("repr", "")}
-    return RemoteObject(module._d2l_link, info)
 
 
 def build(ctx):
@@ -75,7 +68,7 @@ def shape_table(ctx):
         if i >= len(TABLE):
             raise TestFailure("your LeNet has {count} layers; the book's has 12, the last a Linear layer to 10 outputs "
                               "(the logits, with no activation after it).", count=len(layers))
-        layer = in_sandbox(net).get_submodule(name)
+        layer = net.in_sandbox().get_submodule(name)
         what = f"layer {i + 1} ({kind}) on {describe(X)}"
         try:
             with torch.no_grad():
@@ -159,7 +152,7 @@ def identity_net(ctx, device="cpu"):
     """nn.Linear(3, 3) with the identity as its weight and a zero bias, built in the sandbox (in training mode): its
     logits are its inputs, so each row's prediction is the index of its largest entry."""
     linear = ctx.link.import_module("torch.nn").Linear(3, 3)
-    sandbox_net = in_sandbox(linear)
+    sandbox_net = linear.in_sandbox()
     sandbox_net.load_state_dict({"weight": torch.eye(3), "bias": torch.zeros(3)})
     sandbox_net.train()
     if str(device) != "cpu":
