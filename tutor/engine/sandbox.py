@@ -23,6 +23,7 @@ import types
 from collections.abc import Iterator
 
 SANDBOX_MODULE_NAMES = ("d2l_learner_",)
+STDLIB_ON_REQUEST = frozenset({"collections", "types", "operator", "itertools", "functools"})
 
 
 def close_other_fds(keep: set[int]) -> None:
@@ -525,12 +526,14 @@ class Sandbox:
         return enc.message(reply)
 
     def op_import(self, header, blobs):
-        """A handle on a torch module (for graders that build things in the sandbox, e.g. an nn.Sequential)."""
+        """A handle on a torch module, or on one of a few standard-library modules whose containers a grader builds
+        learner arguments from (a UserList of parameters, a SimpleNamespace with .params, an attrgetter)."""
         name = header.get("name")
-        if type(name) is not str or not (name == "torch" or name.startswith("torch.")):
+        if type(name) is not str or not (name == "torch" or name.startswith("torch.") or name in STDLIB_ON_REQUEST):
             from tutor.engine.wire import BadMessage
 
-            raise BadMessage("only torch modules can be imported on request")
+            raise BadMessage("only torch modules and " + ", ".join(sorted(STDLIB_ON_REQUEST)) + " can be imported "
+                             "on request")
         module = importlib.import_module(name)
         return self.result(module, self.decode(header, blobs), grad=False, check_mutation=False)
 

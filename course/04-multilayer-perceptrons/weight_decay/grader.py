@@ -29,7 +29,7 @@ class Params:
     docstring). `given` is what sgd gets; `kept` holds the same tensors, out of sgd's reach."""
 
     def __init__(self, ctx, tensors):
-        user_list = ctx.link.import_module("torch.nn.modules.utils").collections.UserList
+        user_list = ctx.link.import_module("collections").UserList
         self._autograd = ctx.link.import_module("torch.autograd")
         self._utils = ctx.link.import_module("torch.nn.utils")
         self.given = user_list([t.detach().clone().requires_grad_(True) for t in tensors])

@@ -27,7 +27,7 @@ from torch import nn
 
 from tutor.grading import Grader, TestFailure, check_tensor, check_type, describe, fmt_tensor
 from tutor.grading.harness import INCONCLUSIVE, LearnerError
-from tutor.grading.remote import RemoteError, RemoteObject
+from tutor.grading.remote import RemoteError
 from tutor.grading.text import char_corpus, grammar_text
 from tutor.grading.train import SGD
 
@@ -465,9 +465,9 @@ class Clipped:
     grad_clipping gets: an object whose .params lists them, or (module=True) an nn.ParameterList of them."""
 
     def __init__(self, ctx, values, grads, module=False):
-        overrides = ctx.link.import_module("torch.overrides")
+        collections, types = ctx.link.import_module("collections"), ctx.link.import_module("types")
         names = [f"p{i}" for i in range(len(values))]
-        kept_type = overrides.collections.namedtuple("Kept", names)
+        kept_type = collections.namedtuple("Kept", names)
         made = [nn.Parameter(v.detach().clone()) if module else v.detach().clone().requires_grad_(True)
                 for v in values]
         self.kept = kept_type(*[t.to(ctx.device) for t in made]) if ctx.device.type != "cpu" else kept_type(*made)
@@ -476,11 +476,10 @@ class Clipped:
         self._zero = ctx.link.import_module("torch.nn.utils").clip_grad_value_
         self.set_grads(grads, first=True)
         if module:
-            mod = ctx.link.import_module("torch.nn").ParameterList(self.kept)
-            self.net = RemoteObject(ctx.link, {"H": mod.hid, "kind": "object", "type": ["torch.nn", "ParameterList"]})
+            self.net = ctx.link.import_module("torch.nn").ParameterList(self.kept).in_sandbox()
         else:
-            self.net = overrides.types.SimpleNamespace(params=overrides.collections.UserList(self.kept))
-        getter = ctx.link.import_module("torch.nn.modules.container").operator.attrgetter
+            self.net = types.SimpleNamespace(params=collections.UserList(self.kept))
+        getter = ctx.link.import_module("operator").attrgetter
         self._grads = getter(*[n + ".grad" for n in names])
         self._values = getter(*names)
         self.n = len(values)

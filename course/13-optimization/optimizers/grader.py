@@ -37,10 +37,10 @@ class Remote:
     """The sandbox's collections.UserList / UserDict and the autograd helpers, fetched once per test."""
 
     def __init__(self, ctx):
-        utils = ctx.link.import_module("torch.nn.modules.utils")
+        collections = ctx.link.import_module("collections")
         self.ctx = ctx
-        self.UserList = utils.collections.UserList
-        self.UserDict = utils.collections.UserDict
+        self.UserList = collections.UserList
+        self.UserDict = collections.UserDict
         self.autograd = ctx.link.import_module("torch.autograd")
         self.nn_utils = ctx.link.import_module("torch.nn.utils")
 
