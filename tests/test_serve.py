@@ -124,6 +124,18 @@ def test_a_non_local_host_needs_public(env: dict[str, str], tmp_path: Path) -> N
     assert "--public" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+def test_a_port_in_use_is_a_one_line_error(env: dict[str, str], tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "tutor", "serve", "--port", str(port), "-w", str(tmp_path / "ws")],
+                              env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "bug in d2l-tutor" not in done.stderr
+
+
 class DevTools:
     """The smallest Chrome DevTools protocol client: one page, calls answered in order."""
 

@@ -833,10 +833,14 @@ def serve(
     except ProgressError as exc:
         raise fail(str(exc), EXIT_WORKSPACE) from None
     try:
-        from tutor.serve import serve as run_server
+        from tutor.serve import port_problem, serve as run_server
     except ImportError as exc:
         raise fail(_("serving in a browser needs textual-serve ({reason}); install it with `pip install "
                      "textual-serve`.").format(reason=exc), EXIT_INTERNAL) from None
+    problem = port_problem(host, port)
+    if problem is not None:
+        raise fail(_("cannot listen on {host}:{port}: {reason}. Choose another port with --port (or stop what uses "
+                     "it).").format(host=host, port=port, reason=problem), EXIT_USAGE)
     if not local:
         err.print(f"[bold yellow]{escape(_('warning:'))}[/] " + escape(
             _("serving on {host}: anyone who can reach this address can run code on this machine as this user.")

@@ -72,6 +72,25 @@ class TutorServer(Server):
         }
 
 
+def port_problem(host: str, port: int) -> Optional[str]:
+    """Why `host`:`port` cannot be listened on (already in use, not an address of this machine), or None."""
+    import socket
+
+    bare = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(bare, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return str(exc.strerror or exc)
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def serve(workspace: Path, *, host: str, port: int, device: str = "auto", cold: bool = False,
           title: Optional[str] = None) -> None:
     """Serve until interrupted (ctrl+c or SIGTERM)."""
